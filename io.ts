@@ -1,0 +1,120 @@
+/**
+ * Socket helpers shared by the server and the client: writing a whole buffer,
+ * waiting for a read with a time limit, closing without losing the last bytes,
+ * and naming network failures in words.
+ *
+ * @module
+ */
+
+/** What {@linkcode withTimeout} returns when the time ran out first. */
+export const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/** How long {@linkcode closeGracefully} waits for the peer to finish, in milliseconds. */
+export const DRAIN_MS = 250;
+
+const drainBuffer = new Uint8Array(16 * 1024);
+
+/**
+ * Writes all of `bytes`: `write()` may take only part of a buffer.
+ *
+ * @param conn Where to write.
+ * @param bytes What to write.
+ */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.length;) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+/**
+ * Starts a read whose failure is always handled: a read still pending when the
+ * connection is closed rejects, and an unhandled rejection would end the process.
+ *
+ * @param conn Where to read from.
+ * @param buffer Where the bytes go; leave it alone until the read settles.
+ * @returns The number of bytes read, or `null` at end of input.
+ */
+export function startRead(conn: Deno.Conn, buffer: Uint8Array): Promise<number | null> {
+  const read = conn.read(buffer);
+  read.catch(() => {});
+  return read;
+}
+
+/**
+ * Waits for `promise` or for `ms` milliseconds, whichever comes first, and
+ * leaves no timer behind.
+ *
+ * @param promise What to wait for.
+ * @param ms The time limit; `undefined` waits for as long as it takes.
+ * @returns The promise's value, or {@linkcode TIMED_OUT}.
+ */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number | undefined,
+): Promise<T | typeof TIMED_OUT> {
+  if (ms === undefined) return await promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(resolve, ms, TIMED_OUT);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Closes a connection so that the bytes already written reach the peer.
+ * Closing a socket with unread input makes the kernel send a reset, which can
+ * destroy the last reply; so the write side is shut first and the input is
+ * drained until the peer closes or {@linkcode DRAIN_MS} pass. Never throws.
+ *
+ * @param conn The connection to close.
+ * @param pendingRead A read already started on `conn`, if any.
+ */
+export async function closeGracefully(
+  conn: Deno.Conn,
+  pendingRead?: Promise<number | null>,
+): Promise<void> {
+  const deadline = performance.now() + DRAIN_MS;
+  try {
+    await conn.closeWrite().catch(() => {});
+    let read = pendingRead ?? startRead(conn, drainBuffer);
+    for (;;) {
+      const result = await withTimeout(read, deadline - performance.now());
+      if (result === null || result === TIMED_OUT) break;
+      read = startRead(conn, drainBuffer);
+    }
+  } catch {
+    // A reset while draining: there is nothing left to protect.
+  } finally {
+    closeQuietly(conn);
+  }
+}
+
+/** Closes a connection that may already be closed. */
+export function closeQuietly(conn: { close(): void }): void {
+  try {
+    conn.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
+}
+
+/**
+ * Says in a few words why a network operation failed.
+ *
+ * @param error What the operation threw.
+ * @returns A short phrase for a log line or a message, such as `connection reset by peer`.
+ */
+export function describeNetworkError(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionReset) return "connection reset by peer";
+  if (error instanceof Deno.errors.BrokenPipe) return "peer stopped reading (broken pipe)";
+  if (error instanceof Deno.errors.ConnectionAborted) return "connection aborted";
+  if (error instanceof Deno.errors.TimedOut) return "timed out";
+  if (error instanceof Deno.errors.Interrupted || error instanceof Deno.errors.BadResource) {
+    return "connection closed";
+  }
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,402 @@
+/**
+ * The uppercase TCP server: it answers every message with the message in
+ * UPPERCASE and closes a client's connection when the client sends
+ * `DESCONEXION`, while it keeps serving everyone else.
+ *
+ * Try it: `deno task server`, then `echo "hola servidor" | nc 127.0.0.1 5000`.
+ *
+ * The protocol itself lives in `protocol.ts`; this module does the I/O:
+ * accepting, reading, writing, timing the quiet pause, logging and stopping.
+ *
+ * @module
+ */
+
+import {
+  type CloseReason,
+  DEFAULT_FLUSH_DELAY_MS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  ServerConversation,
+} from "./protocol.ts";
+import {
+  closeGracefully,
+  closeQuietly,
+  describeNetworkError,
+  startRead,
+  TIMED_OUT,
+  withTimeout,
+  writeAll,
+} from "./io.ts";
+import { integerFlag, parseFlags, reportUsageError, UsageError, VERSION } from "./cli.ts";
+
+/** The address the server listens on unless told otherwise: IPv4 loopback. */
+export const DEFAULT_HOSTNAME = "127.0.0.1";
+
+/** The port the server listens on unless told otherwise. */
+export const DEFAULT_PORT = 5000;
+
+/** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
+export const STOP_GRACE_MS = 1_000;
+
+const FIRST_READ_BUFFER_BYTES = 4 * 1024;
+const MAX_READ_BUFFER_BYTES = 64 * 1024;
+const FIRST_ACCEPT_BACKOFF_MS = 5;
+const MAX_ACCEPT_BACKOFF_MS = 1_000;
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  /**
+   * The address to listen on. `Deno.listen` alone would bind every interface.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * The port to listen on; 0 picks a free one.
+   *
+   * @default {5000}
+   */
+  port?: number;
+  /**
+   * Quiet pause, in ms, after which unterminated bytes are answered; 0 turns it off.
+   *
+   * @default {50}
+   */
+  flushDelayMs?: number;
+  /**
+   * Longest message in bytes, terminator not counted.
+   *
+   * @default {1048576}
+   */
+  maxMessageBytes?: number;
+  /**
+   * Where connection log lines go; `null` for none.
+   *
+   * @default {console.error}
+   */
+  log?: ((line: string) => void) | null;
+}
+
+/** A running server, as returned by {@linkcode serve}. */
+export interface UppercaseServer extends AsyncDisposable {
+  /** The address the server is bound to; its port is the real one when 0 was asked for. */
+  readonly addr: Deno.NetAddr;
+  /** Settles once the server has stopped and every connection is closed. */
+  readonly finished: Promise<void>;
+  /**
+   * Stops accepting, lets each connection finish the write in progress, closes
+   * every connection (cutting those still busy after {@linkcode STOP_GRACE_MS}).
+   *
+   * @returns {@linkcode finished}.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the server.
+ *
+ * @example Answering one message
+ * ```ts
+ * import { assertEquals } from "node:assert/strict";
+ * import { serve } from "./server.ts";
+ *
+ * await using server = serve({ port: 0, log: null });
+ * using conn = await Deno.connect(server.addr);
+ * await conn.write(new TextEncoder().encode("hola servidor\n"));
+ * const buffer = new Uint8Array(64);
+ * const n = await conn.read(buffer);
+ * assertEquals(new TextDecoder().decode(buffer.subarray(0, n!)), "HOLA SERVIDOR\n");
+ * ```
+ *
+ * @param options Where to listen and the protocol's limits.
+ * @returns The running server.
+ * @throws {Deno.errors.AddrInUse} When the address is taken, and the other errors of `Deno.listen`.
+ */
+export function serve(options: ServeOptions = {}): UppercaseServer {
+  const listener = Deno.listen({
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    port: options.port ?? DEFAULT_PORT,
+  });
+  return new Server(listener, {
+    flushDelayMs: options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    log: options.log === undefined ? console.error : options.log ?? undefined,
+  });
+}
+
+interface Settings {
+  flushDelayMs: number;
+  maxMessageBytes: number;
+  log?: (line: string) => void;
+}
+
+class Server implements UppercaseServer {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  readonly #listener: Deno.TcpListener;
+  readonly #settings: Settings;
+  readonly #connections = new Set<Connection>();
+  readonly #stopping = new AbortController();
+  #nextId = 1;
+
+  constructor(listener: Deno.TcpListener, settings: Settings) {
+    this.#listener = listener;
+    this.#settings = settings;
+    this.addr = listener.addr;
+    this.finished = this.#acceptLoop();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#stopping.signal.aborted) {
+      this.#stopping.abort();
+      closeQuietly(this.#listener);
+      for (const connection of this.#connections) connection.stop();
+      const allClosed = Promise.all([...this.#connections].map((c) => c.closed));
+      if (await withTimeout(allClosed, STOP_GRACE_MS) === TIMED_OUT) {
+        for (const connection of this.#connections) connection.cut();
+      }
+    }
+    return await this.finished;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    let backoffMs = 0;
+    while (!this.#stopping.signal.aborted) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+        backoffMs = 0;
+      } catch (error) {
+        if (this.#stopping.signal.aborted) break;
+        // Like net/http: a failing accept (out of file handles, say) is waited out, never fatal.
+        backoffMs = Math.min(
+          Math.max(backoffMs * 2, FIRST_ACCEPT_BACKOFF_MS),
+          MAX_ACCEPT_BACKOFF_MS,
+        );
+        this.#settings.log?.(
+          `Cannot accept a connection: ${describeNetworkError(error)}; retrying in ${backoffMs} ms`,
+        );
+        await sleep(backoffMs, this.#stopping.signal);
+        continue;
+      }
+      this.#track(new Connection(this.#nextId++, conn, this.#settings));
+    }
+    await Promise.all([...this.#connections].map((c) => c.closed));
+  }
+
+  #track(connection: Connection): void {
+    this.#connections.add(connection);
+    connection.closed.then(() => this.#connections.delete(connection));
+  }
+}
+
+/** One client's connection: reads, answers through a {@linkcode ServerConversation}, logs. */
+class Connection {
+  readonly closed: Promise<void>;
+  readonly #id: number;
+  readonly #conn: Deno.TcpConn;
+  readonly #settings: Settings;
+  readonly #conversation: ServerConversation;
+  readonly #openedAt = performance.now();
+  #buffer = new Uint8Array(FIRST_READ_BUFFER_BYTES);
+  #read: Promise<number | null> | undefined;
+  #writing = false;
+  #stopping = false;
+  #bytesIn = 0;
+  #bytesOut = 0;
+
+  constructor(id: number, conn: Deno.TcpConn, settings: Settings) {
+    this.#id = id;
+    this.#conn = conn;
+    this.#settings = settings;
+    this.#conversation = new ServerConversation({ maxMessageBytes: settings.maxMessageBytes });
+    this.#settings.log?.(`#${id} ${this.#peer} connected`);
+    this.closed = this.#run();
+  }
+
+  /** Asks the connection to close once the write in progress, if any, is done. */
+  stop(): void {
+    this.#stopping = true;
+    // An idle connection is told at once: the peer sees end of input and closes its side.
+    if (!this.#writing) this.#conn.closeWrite().catch(() => {});
+  }
+
+  /** Closes the connection now, whatever it is doing. */
+  cut(): void {
+    closeQuietly(this.#conn);
+  }
+
+  get #peer(): string {
+    const { hostname, port } = this.#conn.remoteAddr;
+    return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+  }
+
+  async #run(): Promise<void> {
+    let reason: string;
+    try {
+      reason = await this.#converse();
+    } catch (error) {
+      reason = this.#stopping ? "server stopping" : describeNetworkError(error);
+    }
+    await closeGracefully(this.#conn, this.#read);
+    const seconds = ((performance.now() - this.#openedAt) / 1000).toFixed(3);
+    this.#settings.log?.(
+      `#${this.#id} ${this.#peer} closed (${reason}) after ${this.#conversation.messages} messages, ` +
+        `${this.#bytesIn} bytes in, ${this.#bytesOut} bytes out, ${seconds} s`,
+    );
+  }
+
+  async #converse(): Promise<CloseReason | "server stopping"> {
+    this.#conn.setNoDelay(true);
+    for (;;) {
+      this.#read ??= startRead(this.#conn, this.#buffer);
+      const result = await withTimeout(
+        this.#read,
+        this.#conversation.quietDelay(this.#settings.flushDelayMs),
+      );
+      if (this.#stopping) return "server stopping";
+      const turn = result === TIMED_OUT ? this.#conversation.quiet() : this.#take(result);
+      if (turn.reply.length > 0) {
+        this.#writing = true;
+        await writeAll(this.#conn, turn.reply);
+        this.#writing = false;
+        this.#bytesOut += turn.reply.length;
+      }
+      if (turn.close) return turn.close;
+      if (this.#stopping) return "server stopping";
+    }
+  }
+
+  #take(bytesRead: number | null) {
+    this.#read = undefined;
+    if (bytesRead === null) return this.#conversation.end();
+    this.#bytesIn += bytesRead;
+    const turn = this.#conversation.receive(this.#buffer.subarray(0, bytesRead));
+    // A full buffer means a busy client: read bigger chunks from now on.
+    if (bytesRead === this.#buffer.length && this.#buffer.length < MAX_READ_BUFFER_BYTES) {
+      this.#buffer = new Uint8Array(this.#buffer.length * 4);
+    }
+    return turn;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+const USAGE = `uppercase-tcp server ${VERSION}: answers each line with the line in UPPERCASE.
+
+Usage:
+  deno task server [options]
+  deno run --allow-net server.ts [options]
+
+Options:
+  --host <address>            Address to listen on (default ${DEFAULT_HOSTNAME})
+  --port <n>                  Port to listen on; 0 picks a free one (default ${DEFAULT_PORT})
+  --flush-delay <ms>          Answer unterminated input after this quiet pause;
+                              0 waits for a newline (default ${DEFAULT_FLUSH_DELAY_MS})
+  --max-message-bytes <n>     Longest message; longer ones get an ERROR line and
+                              the connection is closed (default ${DEFAULT_MAX_MESSAGE_BYTES})
+  --quiet                     Do not log connections on stderr
+  -h, --help                  Show this help
+  -V, --version               Show the version
+
+Examples:
+  deno task server --port 6000
+  echo "hola servidor" | nc 127.0.0.1 5000      # prints HOLA SERVIDOR
+
+Stop it with Ctrl-C (or SIGTERM): it closes every connection and exits 0.`;
+
+/** Exit status when the server cannot listen (address in use, no permission). */
+export const EXIT_CANNOT_LISTEN = 3;
+
+/**
+ * Runs the server's command line until SIGINT or SIGTERM.
+ *
+ * @param args The command-line arguments.
+ * @returns The exit status.
+ */
+export async function main(args: string[]): Promise<number> {
+  let options: ServeOptions;
+  try {
+    const flags = parseFlags(args, {
+      host: { type: "string" },
+      port: { type: "string" },
+      "flush-delay": { type: "string" },
+      "max-message-bytes": { type: "string" },
+      quiet: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "V" },
+    });
+    if (flags.help) return print(USAGE);
+    if (flags.version) return print(VERSION);
+    options = {
+      hostname: flags.host ?? DEFAULT_HOSTNAME,
+      port: integerFlag("port", flags.port, { fallback: DEFAULT_PORT, min: 0, max: 65535 }),
+      flushDelayMs: integerFlag("flush-delay", flags["flush-delay"], {
+        fallback: DEFAULT_FLUSH_DELAY_MS,
+        min: 0,
+        max: 60_000,
+      }),
+      maxMessageBytes: integerFlag("max-message-bytes", flags["max-message-bytes"], {
+        fallback: DEFAULT_MAX_MESSAGE_BYTES,
+        min: 1,
+        max: 1024 * 1024 * 1024,
+      }),
+      log: flags.quiet ? null : undefined,
+    };
+  } catch (error) {
+    if (error instanceof UsageError) return reportUsageError(error);
+    throw error;
+  }
+
+  let server: UppercaseServer;
+  try {
+    server = serve(options);
+  } catch (error) {
+    console.error(describeListenError(error, `${options.hostname}:${options.port}`));
+    return EXIT_CANNOT_LISTEN;
+  }
+  console.log(`Listening on ${server.addr.hostname}:${server.addr.port} (Ctrl-C to stop)`);
+  const stop = () => void server.stop();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  await server.finished;
+  for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  return 0;
+}
+
+function describeListenError(error: unknown, address: string): string {
+  const action = `Cannot listen on ${address}`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `${action}: address already in use. Stop the program using it, or pick another port with --port`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `${action}: permission denied. Ports below 1024 need privileges; pick another with --port`;
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `${action}: no such address on this machine. Check --host`;
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return `${action}: network access not granted. Run it with deno task server, or deno run --allow-net`;
+  }
+  return `${action}: ${error instanceof Error ? error.message : error}`;
+}
+
+function print(text: string): number {
+  console.log(text);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
