@@ -284,7 +284,11 @@ async function converse(
     input.notify();
   };
   lines.on("line", (text) => arrive({ kind: "line", text }));
-  lines.on("close", () => arrive({ kind: "end" }));
+  let inputClosed = false;
+  lines.on("close", () => {
+    inputClosed = true;
+    arrive({ kind: "end" });
+  });
   const interrupted = new Promise<"interrupt">((resolve) =>
     lines.on("SIGINT", () => resolve("interrupt"))
   );
@@ -304,7 +308,7 @@ async function converse(
   );
   try {
     for (;;) {
-      lines.prompt();
+      if (!inputClosed) lines.prompt();
       while (typed.length === 0) {
         const event = await Promise.race([input.wait(), interrupted, serverGone]);
         if (event === "gone") throw connectionLost(replies, "while you were typing");

@@ -21,6 +21,7 @@ import {
   closeGracefully,
   closeQuietly,
   describeNetworkError,
+  DRAIN_MS,
   startRead,
   TIMED_OUT,
   withTimeout,
@@ -205,6 +206,8 @@ class Connection {
   #read: Promise<number | null> | undefined;
   #writing = false;
   #stopping = false;
+  #finished = false;
+  #cutTimer: ReturnType<typeof setTimeout> | undefined;
   #bytesIn = 0;
   #bytesOut = 0;
 
@@ -220,8 +223,11 @@ class Connection {
   /** Asks the connection to close once the write in progress, if any, is done. */
   stop(): void {
     this.#stopping = true;
-    // An idle connection is told at once: the peer sees end of input and closes its side.
-    if (!this.#writing) this.#conn.closeWrite().catch(() => {});
+    if (this.#writing || this.#finished) return;
+    // An idle connection is told at once: the peer sees end of input and may close
+    // its side, which ends the pending read; a peer that stays is cut after the drain.
+    this.#conn.closeWrite().catch(() => {});
+    this.#cutTimer = setTimeout(() => this.cut(), DRAIN_MS);
   }
 
   /** Closes the connection now, whatever it is doing. */
@@ -241,7 +247,9 @@ class Connection {
     } catch (error) {
       reason = this.#stopping ? "server stopping" : describeNetworkError(error);
     }
+    this.#finished = true;
     await closeGracefully(this.#conn, this.#read);
+    clearTimeout(this.#cutTimer);
     const seconds = ((performance.now() - this.#openedAt) / 1000).toFixed(3);
     this.#settings.log?.(
       `#${this.#id} ${this.#peer} closed (${reason}) after ${this.#conversation.messages} messages, ` +

@@ -1,0 +1,181 @@
+/**
+ * Integration tests: a real server on 127.0.0.1, port 0, talked to over TCP by
+ * raw peers and by the client's API in-process. Each test stops what it starts.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { collector, keyboard, Peer, startServer, textStream } from "./test_helpers.ts";
+import { EXIT, runClient } from "./client.ts";
+
+Deno.test("manual test 1: hola servidor comes back as HOLA SERVIDOR", async () => {
+  await using server = startServer();
+  using peer = await Peer.connect(server.addr);
+  await peer.send("hola servidor\n");
+  assert.equal(await peer.readLine(), "HOLA SERVIDOR\n");
+});
+
+Deno.test("manual test 2: DESCONEXION closes the connection on both sides and the server accepts a new client", async () => {
+  await using server = startServer();
+  {
+    using peer = await Peer.connect(server.addr);
+    await peer.send("hola\nDESCONEXION\n");
+    assert.equal(await peer.readToEnd(), "HOLA\n", "no reply to DESCONEXION, then end of stream");
+    assert.match(
+      await server.log.waitFor(/#1 .* closed/),
+      /closed \(disconnect command\) after 2 messages/,
+    );
+  }
+  using next = await Peer.connect(server.addr);
+  await next.send("sigo aquí\n");
+  assert.equal(await next.readLine(), "SIGO AQUÍ\n");
+});
+
+Deno.test("server answers a message sent with no newline after the quiet pause, as hand-written clients expect", async () => {
+  await using server = startServer({ flushDelayMs: 20 });
+  using peer = await Peer.connect(server.addr);
+  await peer.send("hola servidor");
+  assert.equal(await peer.readText("HOLA SERVIDOR".length), "HOLA SERVIDOR");
+  await peer.send("DESCONEXION");
+  assert.equal(await peer.readToEnd(), "", "bare DESCONEXION closes with no reply");
+});
+
+Deno.test("server answers CRLF lines with CRLF", async () => {
+  await using server = startServer();
+  using peer = await Peer.connect(server.addr);
+  await peer.send("canción\r\nñandú\r\n");
+  assert.equal(await peer.readLine(), "CANCIÓN\r\n");
+  assert.equal(await peer.readLine(), "ÑANDÚ\r\n");
+});
+
+Deno.test("server answers the unterminated rest after a half-close, then ends the stream", async () => {
+  await using server = startServer({ flushDelayMs: 0 });
+  using peer = await Peer.connect(server.addr);
+  await peer.send("abc\ndef");
+  await peer.conn.closeWrite();
+  assert.equal(await peer.readToEnd(), "ABC\nDEF");
+  assert.match(
+    await server.log.waitFor(/closed/),
+    /\(end of input\) after 2 messages, 7 bytes in, 7 bytes out/,
+  );
+});
+
+Deno.test("server answers a message over the limit with an ERROR line and closes", async () => {
+  await using server = startServer({ maxMessageBytes: 16 });
+  for (const tail of ["\n", ""]) {
+    using peer = await Peer.connect(server.addr);
+    await peer.send(`ok\n${"x".repeat(17)}${tail}`);
+    assert.equal(
+      await peer.readToEnd(),
+      "OK\nERROR message too long (limit 16 bytes)\n",
+      JSON.stringify(tail),
+    );
+  }
+});
+
+Deno.test("server serves many clients at once, each getting its own replies in order", async () => {
+  await using server = startServer({ log: null });
+  await Promise.all(Array.from({ length: 50 }, async (_, client) => {
+    using peer = await Peer.connect(server.addr);
+    for (let round = 0; round < 10; round++) {
+      await peer.send(`cliente ${client} ronda ${round}\n`);
+      assert.equal(await peer.readLine(), `CLIENTE ${client} RONDA ${round}\n`);
+    }
+  }));
+});
+
+Deno.test("DESCONEXION from one client leaves the others connected and new clients are accepted", async () => {
+  await using server = startServer();
+  using stays = await Peer.connect(server.addr);
+  using leaves = await Peer.connect(server.addr);
+  await stays.send("antes\n");
+  assert.equal(await stays.readLine(), "ANTES\n");
+  await leaves.send("Desconexión\n");
+  assert.equal(await leaves.readToEnd(), "");
+  await stays.send("después\n");
+  assert.equal(await stays.readLine(), "DESPUÉS\n");
+  using newcomer = await Peer.connect(server.addr);
+  await newcomer.send("nuevo\n");
+  assert.equal(await newcomer.readLine(), "NUEVO\n");
+});
+
+Deno.test("server logs one line when a connection opens and one when it closes", async () => {
+  await using server = startServer();
+  using peer = await Peer.connect(server.addr);
+  await peer.send("hola\n");
+  await peer.readLine();
+  peer.conn.close();
+  const closed = await server.log.waitFor(/#1 .* closed/);
+  assert.match(server.log.lines[0], /^#1 127\.0\.0\.1:\d+ connected$/);
+  assert.match(
+    closed,
+    /^#1 127\.0\.0\.1:\d+ closed \(end of input\) after 1 messages, 5 bytes in, 5 bytes out, \d+\.\d{3} s$/,
+  );
+});
+
+Deno.test("server.stop closes idle connections cleanly and settles finished", async () => {
+  const server = startServer();
+  using peer = await Peer.connect(server.addr);
+  await peer.send("hola\n");
+  await peer.readLine();
+  await server.stop();
+  assert.equal(await peer.readToEnd(), "", "the client sees end of stream, not a reset");
+  await server.finished;
+  assert.match(server.log.lines.at(-1)!, /closed \(server stopping\)/);
+});
+
+Deno.test("runClient in pipeline mode prints only the replies, in order, and exits 0", async () => {
+  await using server = startServer();
+  const output = collector(), errors = collector();
+  const status = await runClient({
+    port: server.addr.port,
+    input: textStream("hola servidor\nstra", "ße\r\n\nsin salto"),
+    output: output.stream,
+    errors: errors.stream,
+  });
+  assert.equal(status, EXIT.OK);
+  assert.equal(output.text(), "HOLA SERVIDOR\nSTRASSE\r\n\nSIN SALTO\n");
+  assert.equal(errors.text(), "");
+  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 5 messages/);
+});
+
+Deno.test("runClient in terminal mode prompts, prints the reply and leaves on DESCONEXION", async () => {
+  await using server = startServer();
+  const output = collector(), errors = collector(), keys = keyboard();
+  const session = runClient({
+    port: server.addr.port,
+    input: keys.stream,
+    output: output.stream,
+    errors: errors.stream,
+    interactive: true,
+  });
+  keys.type("hola servidor\r");
+  await output.waitFor(/HOLA SERVIDOR/);
+  keys.type("DESCONEXION\r");
+  assert.equal(await session, EXIT.OK);
+  const screen = output.text().replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+  assert.match(screen, /^Connected to 127\.0\.0\.1:\d+\. Type a message/);
+  assert.match(screen, /> hola servidor\r?\nHOLA SERVIDOR\n/);
+  assert.match(screen, /Connection closed\.\n$/);
+  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 2 messages/);
+});
+
+Deno.test("runClient says there is no server and how to start one", async () => {
+  const unused = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = unused.addr.port;
+  unused.close();
+  const output = collector(), errors = collector();
+  const status = await runClient({
+    port,
+    input: textStream("hola\n"),
+    output: output.stream,
+    errors: errors.stream,
+  });
+  assert.equal(status, EXIT.NO_SERVER);
+  assert.equal(
+    errors.text(),
+    `Cannot connect to 127.0.0.1:${port}: no server is listening there. ` +
+      `Start one with "deno task server", or pick another with --host and --port\n`,
+  );
+});

@@ -1,0 +1,411 @@
+/**
+ * Tests of the protocol's rules, byte by byte: framing edges, the quiet pause,
+ * the limit, the disconnect rule, the reply rule and the server's side of a
+ * conversation; then properties: any chunking of any byte stream gives the same
+ * messages and the same replies.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  DEFAULT_FLUSH_DELAY_MS,
+  INCOMPLETE_CHARACTER_GRACE_MS,
+  isDisconnectCommand,
+  type Message,
+  MessageFramer,
+  ServerConversation,
+  type Terminator,
+  uppercaseReply,
+} from "./protocol.ts";
+
+const encoder = new TextEncoder();
+const bytes = (text: string) => encoder.encode(text);
+// ignoreBOM: a decoder that dropped a leading U+FEFF would hide whether the reply kept it.
+const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+const text = (data: Uint8Array) => lenient.decode(data);
+
+/** Messages as `[text, terminator]` pairs, easy to compare and to read in a failure. */
+function frame(
+  chunks: (string | Uint8Array)[],
+  options = {},
+): { messages: [string, Terminator][]; framer: MessageFramer } {
+  const framer = new MessageFramer(options);
+  const messages: [string, Terminator][] = [];
+  const keep = (m: Message) => messages.push([text(m.bytes), m.terminator]);
+  for (const chunk of chunks) {
+    framer.push(typeof chunk === "string" ? bytes(chunk) : chunk).forEach(keep);
+  }
+  const last = framer.flush();
+  if (last) keep(last);
+  return { messages, framer };
+}
+
+Deno.test("MessageFramer frames each edge case as the specification says", () => {
+  const cases: { name: string; chunks: string[]; want: [string, Terminator][] }[] = [
+    { name: "LF", chunks: ["a\nb\n"], want: [["a", "\n"], ["b", "\n"]] },
+    { name: "CRLF", chunks: ["a\r\nb\r\n"], want: [["a", "\r\n"], ["b", "\r\n"]] },
+    {
+      name: "LF and CRLF mixed",
+      chunks: ["a\nb\r\nc\n"],
+      want: [["a", "\n"], ["b", "\r\n"], ["c", "\n"]],
+    },
+    { name: "empty lines", chunks: ["\n\r\n\n"], want: [["", "\n"], ["", "\r\n"], ["", "\n"]] },
+    { name: "CR alone stays in the message", chunks: ["a\rb\n"], want: [["a\rb", "\n"]] },
+    {
+      name: "CR CR LF: only the last CR is the terminator's",
+      chunks: ["a\r\r\n"],
+      want: [["a\r", "\r\n"]],
+    },
+    {
+      name: "CRLF split across chunks",
+      chunks: ["hola\r", "\nsi\n"],
+      want: [["hola", "\r\n"], ["si", "\n"]],
+    },
+    { name: "chunk ending in CR, then no LF", chunks: ["a\r", "b\n"], want: [["a\rb", "\n"]] },
+    { name: "empty chunks", chunks: ["", "a", "", "\n", ""], want: [["a", "\n"]] },
+    {
+      name: "unterminated rest at end of input",
+      chunks: ["a\nrest"],
+      want: [["a", "\n"], ["rest", ""]],
+    },
+    {
+      name: "trailing CR at end of input is part of the message",
+      chunks: ["a\r"],
+      want: [["a\r", ""]],
+    },
+    { name: "no input, no message", chunks: [], want: [] },
+  ];
+  for (const { name, chunks, want } of cases) {
+    assert.deepEqual(frame(chunks).messages, want, name);
+  }
+  const oneByteChunks = [...bytes("canción\r\nñandú\n")].map((b) => Uint8Array.of(b));
+  assert.deepEqual(
+    frame(oneByteChunks).messages,
+    [["canción", "\r\n"], ["ñandú", "\n"]],
+    "1-byte chunks",
+  );
+});
+
+Deno.test("MessageFramer joins multi-byte characters split across chunks", () => {
+  const whole = bytes("日本 straße\n");
+  for (let cut = 0; cut <= whole.length; cut++) {
+    assert.deepEqual(frame([whole.subarray(0, cut), whole.subarray(cut)]).messages, [[
+      "日本 straße",
+      "\n",
+    ]], `cut at ${cut}`);
+  }
+});
+
+Deno.test("MessageFramer frames 20,000 empty lines in one chunk", () => {
+  const { messages } = frame(["\n".repeat(20_000)]);
+  assert.equal(messages.length, 20_000);
+  assert(messages.every(([body, terminator]) => body === "" && terminator === "\n"));
+});
+
+Deno.test("MessageFramer returns views of the chunk, copies of held bytes", () => {
+  const chunk = bytes("ab\n");
+  const framer = new MessageFramer();
+  const [message] = framer.push(chunk);
+  assert.equal(message.bytes.buffer, chunk.buffer, "a whole line is a view of the chunk");
+  framer.push(bytes("c"));
+  const [joined] = framer.push(chunk);
+  assert.notEqual(joined.bytes.buffer, chunk.buffer, "a line joined across chunks is a copy");
+  assert.equal(text(joined.bytes), "cab");
+});
+
+Deno.test("MessageFramer.quietDelay waits the flush delay, and 1 s more inside a character", () => {
+  const framer = new MessageFramer();
+  assert.equal(framer.quietDelay(DEFAULT_FLUSH_DELAY_MS), undefined, "nothing held");
+  framer.push(bytes("hola"));
+  assert.equal(framer.quietDelay(DEFAULT_FLUSH_DELAY_MS), DEFAULT_FLUSH_DELAY_MS);
+  assert.equal(framer.quietDelay(0), undefined, "0 turns the pause off");
+  const ene = bytes("ñ");
+  framer.push(ene.subarray(0, 1));
+  assert.equal(framer.quietDelay(50), 50 + INCOMPLETE_CHARACTER_GRACE_MS, "inside 'ñ'");
+  framer.push(ene.subarray(1));
+  assert.equal(framer.quietDelay(50), 50, "'ñ' complete");
+  const kanji = bytes("日"); // 3 bytes: both 1- and 2-byte prefixes are incomplete
+  framer.push(kanji.subarray(0, 2));
+  assert.equal(framer.quietDelay(50), 50 + INCOMPLETE_CHARACTER_GRACE_MS, "inside '日'");
+  framer.push(Uint8Array.of(0xff));
+  assert.equal(framer.quietDelay(50), 50, "invalid bytes cannot become a character: no grace");
+  assert.deepEqual(framer.flush()?.bytes, Uint8Array.of(...bytes("holañ"), 0xe6, 0x97, 0xff));
+  assert.equal(framer.quietDelay(50), undefined, "flushed");
+});
+
+Deno.test("MessageFramer accepts a message exactly at the limit, with any terminator", () => {
+  for (const terminator of ["\n", "\r\n"] as const) {
+    const { messages, framer } = frame(["x".repeat(8) + terminator], { maxMessageBytes: 8 });
+    assert.deepEqual(messages, [["x".repeat(8), terminator]]);
+    assert(!framer.exceeded);
+  }
+  const split = frame(["x".repeat(8) + "\r", "\n"], { maxMessageBytes: 8 });
+  assert.deepEqual(split.messages, [["x".repeat(8), "\r\n"]], "CR held past the limit, then LF");
+  assert.deepEqual(
+    frame(["x".repeat(7)], { maxMessageBytes: 8 }).messages,
+    [["x".repeat(7), ""]],
+    "under",
+  );
+  assert.deepEqual(
+    frame(["x".repeat(8)], { maxMessageBytes: 8 }).messages,
+    [["x".repeat(8), ""]],
+    "at, unterminated",
+  );
+});
+
+Deno.test("MessageFramer stops at a message over the limit, with or without a newline", () => {
+  for (
+    const chunks of [["ok\n", "x".repeat(9) + "\n", "later\n"], ["ok\n", "x".repeat(9)], [
+      "ok\nxxxx",
+      "xxxxx",
+    ]]
+  ) {
+    const { messages, framer } = frame(chunks, { maxMessageBytes: 8 });
+    assert.deepEqual(messages, [["ok", "\n"]], JSON.stringify(chunks));
+    assert(framer.exceeded, JSON.stringify(chunks));
+  }
+  const trailingCr = frame(["x".repeat(8) + "\r"], { maxMessageBytes: 8 });
+  assert(trailingCr.framer.exceeded, "a held CR that never meets its LF counts at end of input");
+});
+
+Deno.test("MessageFramer holds at most the limit plus one byte, however much arrives", () => {
+  const framer = new MessageFramer({ maxMessageBytes: 1000 });
+  for (let i = 0; i < 100 && !framer.exceeded; i++) {
+    framer.push(bytes("y".repeat(99)));
+    assert(framer.pendingBytes <= 1001, `${framer.pendingBytes} bytes held`);
+  }
+  assert(framer.exceeded);
+  assert.equal(framer.pendingBytes, 0, "the over-long message is let go");
+  assert.deepEqual(framer.push(bytes("more\n")), [], "input after the limit is ignored");
+});
+
+Deno.test("isDisconnectCommand ignores surrounding whitespace, case and accents", () => {
+  const table: [string, boolean][] = [
+    ["DESCONEXION", true],
+    ["desconexion", true],
+    ["Desconexión", true],
+    ["DESCONEXIÓN", true],
+    ["De\u0301sconexio\u0301n", true], // combining accents
+    [" DESCONEXION\r\n", true],
+    ["\tdesconexion  ", true],
+    ["\u00a0DESCONEXION\u2028", true], // Unicode spaces and line separator
+    ["DESCONEXION ya", false],
+    ["DESCONEXIONES", false],
+    ["DESCONECTAR", false],
+    ["DESCO NEXION", false],
+    ["", false],
+    ["hola servidor", false],
+    ["DESCONEXION\u0000", false],
+  ];
+  for (const [input, want] of table) {
+    assert.equal(isDisconnectCommand(input), want, JSON.stringify(input));
+  }
+});
+
+Deno.test("uppercaseReply uppercases with toUpperCase and keeps the terminator", () => {
+  const table: [string, Terminator, string][] = [
+    ["hola servidor", "\n", "HOLA SERVIDOR\n"],
+    ["hola servidor", "", "HOLA SERVIDOR"],
+    ["hola", "\r\n", "HOLA\r\n"],
+    ["ñandú", "\n", "ÑANDÚ\n"],
+    ["straße", "\n", "STRASSE\n"],
+    ["canción 日本 ǆ ﬁ", "\n", "CANCIÓN 日本 Ǆ FI\n"],
+    ["ıi", "\n", "II\n"], // locale-independent: no Turkish dotted İ
+    ["", "\n", "\n"],
+    ["123 !?", "", "123 !?"],
+    ["\u0000\u001b\u007f\u2028x", "\n", "\u0000\u001b\u007f\u2028X\n"],
+    ["\ufeffbom", "\n", "\ufeffBOM\n"],
+  ];
+  for (const [input, terminator, want] of table) {
+    assert.equal(
+      text(uppercaseReply({ bytes: bytes(input), terminator })),
+      want,
+      JSON.stringify(input),
+    );
+  }
+});
+
+Deno.test("uppercaseReply returns invalid UTF-8 unchanged and uppercases the text around it", () => {
+  const table: [number[], number[]][] = [
+    [[0x61, 0xff, 0x62], [0x41, 0xff, 0x42]],
+    [[0xc3], [0xc3]], // truncated 'ñ'
+    [[0xc3, 0xb1, 0xc3], [0xc3, 0x91, 0xc3]], // 'ñ' then a truncated one
+    [[0xed, 0xa0, 0x80, 0x61], [0xed, 0xa0, 0x80, 0x41]], // an encoded surrogate
+    [[0xc0, 0xaf, 0x7a], [0xc0, 0xaf, 0x5a]], // an overlong '/'
+    [[0xf4, 0x90, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80]], // past U+10FFFF
+    [[0x80, 0xbf, 0xfe], [0x80, 0xbf, 0xfe]],
+  ];
+  for (const [input, want] of table) {
+    assert.deepEqual(
+      [...uppercaseReply({ bytes: Uint8Array.from(input), terminator: "" })],
+      want,
+      String(input),
+    );
+  }
+});
+
+/** Runs a conversation over chunks and end of input; returns everything written and why it closed. */
+function converse(chunks: Uint8Array[], options = {}) {
+  const conversation = new ServerConversation(options);
+  const written: Uint8Array[] = [];
+  let close;
+  for (const chunk of chunks) {
+    const turn = conversation.receive(chunk);
+    written.push(turn.reply);
+    close ??= turn.close;
+  }
+  const last = conversation.end();
+  written.push(last.reply);
+  close ??= last.close;
+  return { written: text(Uint8Array.from(written.flatMap((w) => [...w]))), close, conversation };
+}
+
+Deno.test("ServerConversation answers in order and answers the unterminated rest at end of input", () => {
+  const { written, close } = converse([bytes("uno\r\ndos\n"), bytes("tres")]);
+  assert.equal(written, "UNO\r\nDOS\nTRES");
+  assert.equal(close, "end of input");
+});
+
+Deno.test("ServerConversation writes the replies due, then closes on DESCONEXION and ignores the rest", () => {
+  const conversation = new ServerConversation();
+  const turn = conversation.receive(bytes("a\nb\n desconexión \r\nc\n"));
+  assert.equal(text(turn.reply), "A\nB\n");
+  assert.equal(turn.close, "disconnect command");
+  assert.equal(conversation.messages, 3);
+  assert.equal(
+    conversation.receive(bytes("d\n")).reply.length,
+    0,
+    "input after the command is ignored",
+  );
+  assert.equal(conversation.end().reply.length, 0);
+});
+
+Deno.test("ServerConversation recognises a bare DESCONEXION at a pause and at end of input", () => {
+  const conversation = new ServerConversation();
+  assert.equal(conversation.receive(bytes("hola")).reply.length, 0, "no reply before the pause");
+  assert.equal(text(conversation.quiet().reply), "HOLA");
+  conversation.receive(bytes("DESCONEXION"));
+  assert.deepEqual(conversation.quiet(), { reply: new Uint8Array(0), close: "disconnect command" });
+  assert.equal(converse([bytes("DESCONEXION")]).close, "disconnect command");
+});
+
+Deno.test("ServerConversation answers a message over the limit with one ERROR line after the replies due", () => {
+  for (const tail of ["\n", ""]) {
+    const { written, close } = converse([bytes(`ok\n${"x".repeat(9)}${tail}`), bytes("after\n")], {
+      maxMessageBytes: 8,
+    });
+    assert.equal(written, "OK\nERROR message too long (limit 8 bytes)\n", JSON.stringify(tail));
+    assert.equal(close, "message too long");
+  }
+});
+
+// Byte streams rich in what matters: terminators, the command, multi-byte and invalid UTF-8.
+const PIECES = [
+  "\n",
+  "\r\n",
+  "\r",
+  "",
+  "hola",
+  "ñandú",
+  "straße",
+  "日本",
+  "DESCONEXION",
+  " desconexión\n",
+]
+  .map(bytes);
+const streamArbitrary = fc.array(
+  fc.oneof(fc.constantFrom(...PIECES), fc.uint8Array({ maxLength: 6 })),
+  { maxLength: 30 },
+).map((parts) => Uint8Array.from(parts.flatMap((p) => [...p])));
+const cutsArbitrary = fc.array(fc.nat(), { maxLength: 12 });
+
+function chunked(stream: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+  return [0, ...points].map((from, i) => stream.slice(from, [...points, stream.length][i]));
+}
+
+/** Rules 1, 3 and 6 read straight off the specification, on the whole stream at once. */
+function referenceFrames(stream: Uint8Array, maxMessageBytes: number) {
+  const messages: [number[], Terminator][] = [];
+  let start = 0;
+  for (let end; (end = stream.indexOf(0x0a, start)) !== -1; start = end + 1) {
+    const crlf = end > start && stream[end - 1] === 0x0d;
+    const body = [...stream.subarray(start, crlf ? end - 1 : end)];
+    if (body.length > maxMessageBytes) return { messages, exceeded: true };
+    messages.push([body, crlf ? "\r\n" : "\n"]);
+  }
+  const rest = [...stream.subarray(start)];
+  if (rest.length > maxMessageBytes) return { messages, exceeded: true };
+  if (rest.length > 0) messages.push([rest, ""]);
+  return { messages, exceeded: false };
+}
+
+Deno.test("MessageFramer gives the specification's messages for any chunking of any byte stream", () => {
+  fc.assert(
+    fc.property(
+      streamArbitrary,
+      cutsArbitrary,
+      fc.integer({ min: 1, max: 40 }),
+      (stream, cuts, limit) => {
+        const framer = new MessageFramer({ maxMessageBytes: limit });
+        const messages: [number[], Terminator][] = [];
+        for (const chunk of chunked(stream, cuts)) {
+          for (const m of framer.push(chunk)) messages.push([[...m.bytes], m.terminator]);
+        }
+        const last = framer.flush();
+        if (last) messages.push([[...last.bytes], last.terminator]);
+        assert.deepEqual({ messages, exceeded: framer.exceeded }, referenceFrames(stream, limit));
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("ServerConversation gives the same replies for any chunking of any byte stream", () => {
+  fc.assert(
+    fc.property(
+      streamArbitrary,
+      cutsArbitrary,
+      fc.integer({ min: 1, max: 40 }),
+      (stream, cuts, limit) => {
+        const whole = converse([stream], { maxMessageBytes: limit });
+        const pieces = converse(chunked(stream, cuts), { maxMessageBytes: limit });
+        assert.deepEqual([pieces.written, pieces.close], [whole.written, whole.close]);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("uppercaseReply of valid text equals toUpperCase of the text", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 40 }), (input) => {
+      const wellFormed = input.toWellFormed();
+      assert.equal(
+        text(uppercaseReply({ bytes: bytes(wellFormed), terminator: "" })),
+        wellFormed.toUpperCase(),
+      );
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("uppercaseReply of any bytes decodes to the uppercased decoding, invalid bytes kept", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), (input) => {
+      const reply = uppercaseReply({ bytes: input, terminator: "" });
+      assert.equal(lenient.decode(reply), lenient.decode(input).toUpperCase());
+    }),
+    { numRuns: 5000 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ min: 0x80, max: 0xbf, maxLength: 20 }), (continuationBytes) => {
+      assert.deepEqual(
+        uppercaseReply({ bytes: continuationBytes, terminator: "" }),
+        continuationBytes,
+      );
+    }),
+  );
+});

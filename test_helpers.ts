@@ -1,0 +1,168 @@
+/**
+ * Helpers for the integration and end-to-end tests: a raw TCP peer that reads
+ * exactly what the server sent, a log that can be waited on, and in-memory
+ * streams for driving the client in-process.
+ *
+ * @module
+ */
+
+import { serve, type ServeOptions, type UppercaseServer } from "./server.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A log whose lines can be awaited, so tests synchronise on events, not sleeps. */
+export class WaitableLog {
+  readonly lines: string[] = [];
+  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+
+  /** Records one line; pass as the server's `log` option. */
+  readonly write = (line: string): void => {
+    this.lines.push(line);
+    for (const waiter of this.#waiters.filter((w) => w.pattern.test(line))) {
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+      waiter.resolve(line);
+    }
+  };
+
+  /** Settles with the first line, past or future, that matches `pattern`. */
+  waitFor(pattern: RegExp): Promise<string> {
+    const seen = this.lines.find((line) => pattern.test(line));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiters.push({ pattern, resolve }));
+  }
+}
+
+/** Starts a server on 127.0.0.1, on a free port, logging into a {@linkcode WaitableLog}. */
+export function startServer(options: ServeOptions = {}): UppercaseServer & { log: WaitableLog } {
+  const log = new WaitableLog();
+  const server = serve({ hostname: "127.0.0.1", port: 0, log: log.write, ...options });
+  return Object.assign(server, { log });
+}
+
+/** A raw TCP client that sends bytes and reads exactly what comes back. */
+export class Peer implements Disposable {
+  readonly conn: Deno.TcpConn;
+  #received = new Uint8Array(0);
+  #ended = false;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  /** Connects to `addr`. */
+  static async connect(addr: Deno.NetAddr): Promise<Peer> {
+    return new Peer(await Deno.connect({ hostname: addr.hostname, port: addr.port }));
+  }
+
+  /** Sends text or bytes, all of them. */
+  async send(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    for (let written = 0; written < bytes.length;) {
+      written += await this.conn.write(bytes.subarray(written));
+    }
+  }
+
+  /** Reads until `length` bytes have arrived (or the stream ends) and returns them as text. */
+  async readText(length: number): Promise<string> {
+    return decoder.decode(await this.readBytes(length));
+  }
+
+  /** Reads until `length` bytes have arrived, or the stream ends; returns what came. */
+  async readBytes(length: number): Promise<Uint8Array> {
+    while (this.#received.length < length && await this.#fill());
+    const taken = this.#received.subarray(0, length);
+    this.#received = this.#received.slice(taken.length);
+    return taken;
+  }
+
+  /** Reads up to and including the next newline. */
+  async readLine(): Promise<string> {
+    for (;;) {
+      const end = this.#received.indexOf(0x0a);
+      if (end !== -1) return await this.readText(end + 1);
+      if (!await this.#fill()) return await this.readText(this.#received.length);
+    }
+  }
+
+  /** Reads everything until the server ends the stream; rejects on a reset. */
+  async readToEnd(): Promise<string> {
+    while (await this.#fill());
+    return await this.readText(this.#received.length);
+  }
+
+  /** True once the server has ended its side of the stream. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  [Symbol.dispose](): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed by the test.
+    }
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#ended) return false;
+    const buffer = new Uint8Array(64 * 1024);
+    const n = await this.conn.read(buffer);
+    if (n === null) {
+      this.#ended = true;
+      return false;
+    }
+    const joined = new Uint8Array(this.#received.length + n);
+    joined.set(this.#received);
+    joined.set(buffer.subarray(0, n), this.#received.length);
+    this.#received = joined;
+    return true;
+  }
+}
+
+/** An in-memory writable stream whose text can be read and awaited. */
+export function collector(): {
+  stream: WritableStream<Uint8Array>;
+  text: () => string;
+  waitFor: (pattern: RegExp) => Promise<void>;
+} {
+  const decoder = new TextDecoder();
+  let text = "";
+  const waiters: (() => void)[] = [];
+  const wake = () => {
+    for (const waiter of waiters.splice(0)) waiter();
+  };
+  const stream = new WritableStream<Uint8Array>({
+    write(chunk) {
+      text += decoder.decode(chunk, { stream: true });
+      wake();
+    },
+  });
+  return {
+    stream,
+    text: () => text,
+    async waitFor(pattern) {
+      while (!pattern.test(text)) await new Promise<void>((resolve) => waiters.push(resolve));
+    },
+  };
+}
+
+/** A readable stream that yields the given pieces of text, then ends. */
+export function textStream(...pieces: string[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(pieces.map((piece) => encoder.encode(piece)));
+}
+
+/** A keyboard for the client's terminal mode: type keys at chosen moments, then end. */
+export function keyboard(): {
+  stream: ReadableStream<Uint8Array>;
+  type: (keys: string) => void;
+  end: () => void;
+} {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  return {
+    stream,
+    type: (keys) => controller.enqueue(encoder.encode(keys)),
+    end: () => controller.close(),
+  };
+}
