@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { stripVTControlCharacters } from "node:util";
 import { collector, keyboard, Peer, startServer, textStream } from "./test_helpers.ts";
 import { EXIT, runClient } from "./client.ts";
 
@@ -154,7 +155,7 @@ Deno.test("runClient in terminal mode prompts, prints the reply and leaves on DE
   await output.waitFor(/HOLA SERVIDOR/);
   keys.type("DESCONEXION\r");
   assert.equal(await session, EXIT.OK);
-  const screen = output.text().replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+  const screen = stripVTControlCharacters(output.text());
   assert.match(screen, /^Connected to 127\.0\.0\.1:\d+\. Type a message/);
   assert.match(screen, /> hola servidor\r?\nHOLA SERVIDOR\n/);
   assert.match(screen, /Connection closed\.\n$/);

@@ -1,0 +1,200 @@
+/**
+ * End-to-end tests: the real programs as processes, started the way the README
+ * says, talked to over 127.0.0.1 and stopped with signals.
+ *
+ * They need to start `deno`, so `deno task test` grants `--allow-run=deno`.
+ * Under plain `deno test --allow-net` they are skipped, with a message saying so.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { collector, Peer } from "./test_helpers.ts";
+
+const canRunDeno =
+  (await Deno.permissions.query({ name: "run", command: "deno" })).state === "granted";
+if (!canRunDeno) {
+  console.warn(
+    "e2e_test.ts: skipping the end-to-end tests, which start the real programs; " +
+      "run `deno task test` (it grants --allow-run=deno) to include them",
+  );
+}
+
+/** A program started as a process, with its output collected as it comes. */
+interface Running {
+  child: Deno.ChildProcess;
+  stdout: ReturnType<typeof collector>;
+  stderr: ReturnType<typeof collector>;
+  /** Settles with the exit code once the process has ended and its output is read. */
+  exited: Promise<number>;
+}
+
+function start(args: string[], stdin: "piped" | "null" = "null"): Running {
+  const child = new Deno.Command("deno", {
+    args,
+    cwd: import.meta.dirname,
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stdout = collector(), stderr = collector();
+  const piped = Promise.all([
+    child.stdout.pipeTo(stdout.stream),
+    child.stderr.pipeTo(stderr.stream),
+  ]);
+  const exited = Promise.all([child.status, piped]).then(([status]) => status.code);
+  return { child, stdout, stderr, exited };
+}
+
+/** Starts the server as `deno task server` does, on a free port, and waits until it listens. */
+async function startServerProcess(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
+  const server = start(["task", "--quiet", "server", "--port", "0", ...flags]);
+  await server.stdout.waitFor(/Listening on .*:\d+/);
+  const port = Number(server.stdout.text().match(/Listening on 127\.0\.0\.1:(\d+)/)![1]);
+  return { ...server, addr: { transport: "tcp", hostname: "127.0.0.1", port } };
+}
+
+async function runClientProcess(port: number, input: string): Promise<Running & { code: number }> {
+  const client = start(["run", "--allow-net", "client.ts", "--port", String(port)], "piped");
+  const writer = client.child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  return { ...client, code: await client.exited };
+}
+
+function assertNoStackTrace(text: string): void {
+  assert.doesNotMatch(
+    text,
+    /\n\s+at |Stack backtrace|Uncaught/,
+    `no stack trace expected in ${JSON.stringify(text)}`,
+  );
+}
+
+function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+Deno.test({
+  name: "deno task server answers hola servidor and exits 0 on SIGTERM, logging on stderr",
+  ignore: !canRunDeno,
+  async fn() {
+    const server = await startServerProcess();
+    {
+      using peer = await Peer.connect(server.addr);
+      await peer.send("hola servidor\n");
+      assert.equal(await peer.readLine(), "HOLA SERVIDOR\n");
+    }
+    await server.stderr.waitFor(/#1 .* closed/);
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+    assert.match(
+      server.stderr.text(),
+      /^#1 127\.0\.0\.1:\d+ connected\n#1 .* closed \(end of input\)/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "server exits 0 on SIGINT and SIGTERM with a client connected, which sees its connection close",
+  ignore: !canRunDeno,
+  async fn() {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const server = await startServerProcess();
+      using peer = await Peer.connect(server.addr);
+      await peer.send("hola\nmedio mensaje");
+      assert.equal(await peer.readLine(), "HOLA\n");
+      server.child.kill(signal);
+      assert.equal(
+        await peer.readToEnd(),
+        "",
+        `${signal}: end of stream, no reply to half a message`,
+      );
+      assert.equal(await server.exited, 0, signal);
+      assert.match(server.stderr.text(), /closed \(server stopping\)/, signal);
+    }
+  },
+});
+
+Deno.test({
+  name: "server on a port in use says so in one line and exits 3",
+  ignore: !canRunDeno,
+  async fn() {
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const server = start(["run", "--allow-net", "server.ts", "--port", String(taken.addr.port)]);
+    assert.equal(await server.exited, 3);
+    assert.equal(
+      server.stderr.text(),
+      `Cannot listen on 127.0.0.1:${taken.addr.port}: address already in use. ` +
+        "Stop the program using it, or pick another port with --port\n",
+    );
+  },
+});
+
+Deno.test({
+  name: "server and client reject a bad flag with one line and exit 2",
+  ignore: !canRunDeno,
+  async fn() {
+    for (const program of ["server.ts", "client.ts"]) {
+      const run = start(["run", "--allow-net", program, "--port", "seventy"]);
+      assert.equal(await run.exited, 2, program);
+      assert.equal(
+        run.stderr.text(),
+        'Invalid value "seventy" for --port: expected a whole number from ' +
+          `${program === "server.ts" ? 0 : 1} to 65535 (run with --help to see the options)\n`,
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "client with piped input prints the replies and exits 0 after DESCONEXION",
+  ignore: !canRunDeno,
+  async fn() {
+    const server = await startServerProcess();
+    const client = await runClientProcess(
+      server.addr.port,
+      "hola servidor\nñandú\nDESCONEXION\nnunca enviado\n",
+    );
+    assert.equal(client.code, 0);
+    assert.equal(client.stdout.text(), "HOLA SERVIDOR\nÑANDÚ\n");
+    assert.equal(client.stderr.text(), "");
+    await server.stderr.waitFor(/closed/);
+    assert.match(server.stderr.text(), /closed \(disconnect command\) after 3 messages/);
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+  },
+});
+
+Deno.test({
+  name: "client with no server says how to start one and exits 3, without a stack trace",
+  ignore: !canRunDeno,
+  async fn() {
+    const port = freePort();
+    const client = await runClientProcess(port, "hola\n");
+    assert.equal(client.code, 3);
+    assert.match(
+      client.stderr.text(),
+      /^Cannot connect to 127\.0\.0\.1:\d+: no server is listening there\. Start one with "deno task server"/,
+    );
+    assertNoStackTrace(client.stderr.text());
+  },
+});
+
+Deno.test({
+  name: "server and client --help and --version print usage and the version from deno.json",
+  ignore: !canRunDeno,
+  async fn() {
+    const { default: config } = await import("./deno.json", { with: { type: "json" } });
+    for (const program of ["server.ts", "client.ts"]) {
+      const help = start(["run", "--allow-net", program, "--help"]);
+      assert.equal(await help.exited, 0);
+      assert.match(help.stdout.text(), /Usage:\n {2}deno task (server|client) \[options\]/);
+      const version = start(["run", "--allow-net", program, "--version"]);
+      assert.equal(await version.exited, 0);
+      assert.equal(version.stdout.text(), `${config.version}\n`);
+    }
+  },
+});
