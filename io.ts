@@ -19,10 +19,24 @@ const drainBuffer = new Uint8Array(16 * 1024);
  *
  * @param conn Where to write.
  * @param bytes What to write.
+ * @param stallMs If set, fail when one write makes no progress for this many ms.
+ * @throws {Deno.errors.TimedOut} When a write stalls past `stallMs`: the peer stopped reading.
  */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+  stallMs?: number,
+): Promise<void> {
   for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
+    const write = conn.write(bytes.subarray(written));
+    const result = await withTimeout(write, stallMs);
+    if (result === TIMED_OUT) {
+      write.catch(() => {}); // it fails when the connection is closed; nobody waits for it
+      throw new Deno.errors.TimedOut(
+        `no progress writing for ${stallMs} ms: the peer stopped reading`,
+      );
+    }
+    written += result;
   }
 }
 
@@ -79,7 +93,10 @@ export async function closeGracefully(
 ): Promise<void> {
   const deadline = performance.now() + DRAIN_MS;
   try {
-    await conn.closeWrite().catch(() => {});
+    // Bounded too: after a stalled write, shutting the write side waits for that write.
+    const shut = conn.closeWrite();
+    shut.catch(() => {});
+    if (await withTimeout(shut, DRAIN_MS) === TIMED_OUT) return;
     let read = pendingRead ?? startRead(conn, drainBuffer);
     for (;;) {
       const result = await withTimeout(read, deadline - performance.now());
@@ -112,7 +129,7 @@ export function describeNetworkError(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionReset) return "connection reset by peer";
   if (error instanceof Deno.errors.BrokenPipe) return "peer stopped reading (broken pipe)";
   if (error instanceof Deno.errors.ConnectionAborted) return "connection aborted";
-  if (error instanceof Deno.errors.TimedOut) return "timed out";
+  if (error instanceof Deno.errors.TimedOut) return `timed out: ${error.message}`;
   if (error instanceof Deno.errors.Interrupted || error instanceof Deno.errors.BadResource) {
     return "connection closed";
   }

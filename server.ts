@@ -38,6 +38,9 @@ export const DEFAULT_PORT = 5000;
 /** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
 export const STOP_GRACE_MS = 1_000;
 
+/** Default most connections served at once. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
 const FIRST_READ_BUFFER_BYTES = 4 * 1024;
 const MAX_READ_BUFFER_BYTES = 64 * 1024;
 const FIRST_ACCEPT_BACKOFF_MS = 5;
@@ -70,6 +73,19 @@ export interface ServeOptions {
    */
   maxMessageBytes?: number;
   /**
+   * Most connections served at once; one more gets an `ERROR` line and is closed.
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * Close a connection after this many ms without a byte from the client, or
+   * without progress writing to it; 0 never does.
+   *
+   * @default {0}
+   */
+  idleTimeoutMs?: number;
+  /**
    * Where connection log lines go; `null` for none.
    *
    * @default {console.error}
@@ -77,12 +93,17 @@ export interface ServeOptions {
   log?: ((line: string) => void) | null;
 }
 
+/** The address of a TCP socket; it can be passed to `Deno.connect` as it is. */
+export type TcpAddr = Deno.NetAddr & { transport: "tcp" };
+
 /** A running server, as returned by {@linkcode serve}. */
 export interface UppercaseServer extends AsyncDisposable {
   /** The address the server is bound to; its port is the real one when 0 was asked for. */
-  readonly addr: Deno.NetAddr;
+  readonly addr: TcpAddr;
   /** Settles once the server has stopped and every connection is closed. */
   readonly finished: Promise<void>;
+  /** How many connections are being served now. */
+  readonly connections: number;
   /**
    * Stops accepting, lets each connection finish the write in progress, closes
    * every connection (cutting those still busy after {@linkcode STOP_GRACE_MS}).
@@ -120,6 +141,8 @@ export function serve(options: ServeOptions = {}): UppercaseServer {
   return new Server(listener, {
     flushDelayMs: options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    idleTimeoutMs: options.idleTimeoutMs || undefined,
     log: options.log === undefined ? console.error : options.log ?? undefined,
   });
 }
@@ -127,23 +150,31 @@ export function serve(options: ServeOptions = {}): UppercaseServer {
 interface Settings {
   flushDelayMs: number;
   maxMessageBytes: number;
+  maxConnections: number;
+  idleTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
 class Server implements UppercaseServer {
-  readonly addr: Deno.NetAddr;
+  readonly addr: TcpAddr;
   readonly finished: Promise<void>;
   readonly #listener: Deno.TcpListener;
   readonly #settings: Settings;
   readonly #connections = new Set<Connection>();
+  readonly #refusals = new Set<Promise<void>>();
   readonly #stopping = new AbortController();
+  #serving = 0;
   #nextId = 1;
 
   constructor(listener: Deno.TcpListener, settings: Settings) {
     this.#listener = listener;
     this.#settings = settings;
-    this.addr = listener.addr;
+    this.addr = listener.addr as TcpAddr;
     this.finished = this.#acceptLoop();
+  }
+
+  get connections(): number {
+    return this.#serving;
   }
 
   async stop(): Promise<void> {
@@ -183,14 +214,30 @@ class Server implements UppercaseServer {
         await sleep(backoffMs, this.#stopping.signal);
         continue;
       }
-      this.#track(new Connection(this.#nextId++, conn, this.#settings));
+      const id = this.#nextId++;
+      if (this.#serving >= this.#settings.maxConnections) {
+        this.#refuse(id, conn);
+        continue;
+      }
+      // The slot is freed when the conversation is over, before the drain, so a
+      // client that has seen its connection end finds its slot free.
+      this.#serving++;
+      const connection = new Connection(id, conn, this.#settings, () => this.#serving--);
+      this.#connections.add(connection);
+      connection.closed.then(() => this.#connections.delete(connection));
     }
     await Promise.all([...this.#connections].map((c) => c.closed));
+    await Promise.all(this.#refusals);
   }
 
-  #track(connection: Connection): void {
-    this.#connections.add(connection);
-    connection.closed.then(() => this.#connections.delete(connection));
+  #refuse(id: number, conn: Deno.TcpConn): void {
+    const limit = this.#settings.maxConnections;
+    this.#settings.log?.(`#${id} ${peerOf(conn)} refused: too many connections (limit ${limit})`);
+    const line = encoder.encode(`ERROR too many connections (limit ${limit}), try again later\n`);
+    // A few bytes into a new socket's empty buffer: the write cannot block.
+    const refusal = writeAll(conn, line).catch(() => {}).then(() => closeGracefully(conn));
+    this.#refusals.add(refusal);
+    refusal.then(() => this.#refusals.delete(refusal));
   }
 }
 
@@ -201,7 +248,9 @@ class Connection {
   readonly #conn: Deno.TcpConn;
   readonly #settings: Settings;
   readonly #conversation: ServerConversation;
+  readonly #release: () => void;
   readonly #openedAt = performance.now();
+  #lastInputAt = this.#openedAt;
   #buffer = new Uint8Array(FIRST_READ_BUFFER_BYTES);
   #read: Promise<number | null> | undefined;
   #writing = false;
@@ -211,12 +260,13 @@ class Connection {
   #bytesIn = 0;
   #bytesOut = 0;
 
-  constructor(id: number, conn: Deno.TcpConn, settings: Settings) {
+  constructor(id: number, conn: Deno.TcpConn, settings: Settings, release: () => void) {
     this.#id = id;
     this.#conn = conn;
     this.#settings = settings;
+    this.#release = release;
     this.#conversation = new ServerConversation({ maxMessageBytes: settings.maxMessageBytes });
-    this.#settings.log?.(`#${id} ${this.#peer} connected`);
+    this.#settings.log?.(`#${id} ${peerOf(conn)} connected`);
     this.closed = this.#run();
   }
 
@@ -235,11 +285,6 @@ class Connection {
     closeQuietly(this.#conn);
   }
 
-  get #peer(): string {
-    const { hostname, port } = this.#conn.remoteAddr;
-    return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-  }
-
   async #run(): Promise<void> {
     let reason: string;
     try {
@@ -248,40 +293,55 @@ class Connection {
       reason = this.#stopping ? "server stopping" : describeNetworkError(error);
     }
     this.#finished = true;
+    this.#release();
     await closeGracefully(this.#conn, this.#read);
     clearTimeout(this.#cutTimer);
     const seconds = ((performance.now() - this.#openedAt) / 1000).toFixed(3);
     this.#settings.log?.(
-      `#${this.#id} ${this.#peer} closed (${reason}) after ${this.#conversation.messages} messages, ` +
+      `#${this.#id} ${
+        peerOf(this.#conn)
+      } closed (${reason}) after ${this.#conversation.messages} messages, ` +
         `${this.#bytesIn} bytes in, ${this.#bytesOut} bytes out, ${seconds} s`,
     );
   }
 
-  async #converse(): Promise<CloseReason | "server stopping"> {
+  async #converse(): Promise<CloseReason | "server stopping" | "idle timeout"> {
     this.#conn.setNoDelay(true);
+    const idleMs = this.#settings.idleTimeoutMs;
     for (;;) {
       this.#read ??= startRead(this.#conn, this.#buffer);
-      const result = await withTimeout(
-        this.#read,
-        this.#conversation.quietDelay(this.#settings.flushDelayMs),
-      );
+      const quietMs = this.#conversation.quietDelay(this.#settings.flushDelayMs);
+      const idleLeftMs = idleMs === undefined
+        ? undefined
+        : this.#lastInputAt + idleMs - performance.now();
+      const result = await withTimeout(this.#read, earliest(quietMs, idleLeftMs));
       if (this.#stopping) return "server stopping";
-      const turn = result === TIMED_OUT ? this.#conversation.quiet() : this.#take(result);
-      if (turn.reply.length > 0) {
-        this.#writing = true;
-        await writeAll(this.#conn, turn.reply);
-        this.#writing = false;
-        this.#bytesOut += turn.reply.length;
+      if (result === TIMED_OUT && idleLeftMs !== undefined && idleLeftMs <= (quietMs ?? Infinity)) {
+        await this.#write(
+          encoder.encode(`ERROR idle timeout (nothing received for ${idleMs! / 1000} s)\n`),
+        );
+        return "idle timeout";
       }
+      const turn = result === TIMED_OUT ? this.#conversation.quiet() : this.#take(result);
+      await this.#write(turn.reply);
       if (turn.close) return turn.close;
       if (this.#stopping) return "server stopping";
     }
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    this.#writing = true;
+    await writeAll(this.#conn, bytes, this.#settings.idleTimeoutMs);
+    this.#writing = false;
+    this.#bytesOut += bytes.length;
   }
 
   #take(bytesRead: number | null) {
     this.#read = undefined;
     if (bytesRead === null) return this.#conversation.end();
     this.#bytesIn += bytesRead;
+    this.#lastInputAt = performance.now();
     const turn = this.#conversation.receive(this.#buffer.subarray(0, bytesRead));
     // A full buffer means a busy client: read bigger chunks from now on.
     if (bytesRead === this.#buffer.length && this.#buffer.length < MAX_READ_BUFFER_BYTES) {
@@ -289,6 +349,17 @@ class Connection {
     }
     return turn;
   }
+}
+
+const encoder = new TextEncoder();
+
+function peerOf(conn: Deno.Conn): string {
+  const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -316,6 +387,11 @@ Options:
                               0 waits for a newline (default ${DEFAULT_FLUSH_DELAY_MS})
   --max-message-bytes <n>     Longest message; longer ones get an ERROR line and
                               the connection is closed (default ${DEFAULT_MAX_MESSAGE_BYTES})
+  --max-connections <n>       Most clients served at once; one more gets an
+                              ERROR line and is closed (default ${DEFAULT_MAX_CONNECTIONS})
+  --idle-timeout <seconds>    Close a connection that sends nothing, or reads
+                              none of its replies, for this long; 0 never does
+                              (default 0)
   --quiet                     Do not log connections on stderr
   -h, --help                  Show this help
   -V, --version               Show the version
@@ -343,6 +419,8 @@ export async function main(args: string[]): Promise<number> {
       port: { type: "string" },
       "flush-delay": { type: "string" },
       "max-message-bytes": { type: "string" },
+      "max-connections": { type: "string" },
+      "idle-timeout": { type: "string" },
       quiet: { type: "boolean" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
@@ -361,6 +439,16 @@ export async function main(args: string[]): Promise<number> {
         fallback: DEFAULT_MAX_MESSAGE_BYTES,
         min: 1,
         max: 1024 * 1024 * 1024,
+      }),
+      maxConnections: integerFlag("max-connections", flags["max-connections"], {
+        fallback: DEFAULT_MAX_CONNECTIONS,
+        min: 1,
+        max: 1_000_000,
+      }),
+      idleTimeoutMs: 1000 * integerFlag("idle-timeout", flags["idle-timeout"], {
+        fallback: 0,
+        min: 0,
+        max: 7 * 24 * 3600,
       }),
       log: flags.quiet ? null : undefined,
     };

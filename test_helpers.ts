@@ -14,22 +14,32 @@ const decoder = new TextDecoder();
 /** A log whose lines can be awaited, so tests synchronise on events, not sleeps. */
 export class WaitableLog {
   readonly lines: string[] = [];
-  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  #waiters: { pattern: RegExp; count: number; resolve: (line: string) => void }[] = [];
 
   /** Records one line; pass as the server's `log` option. */
   readonly write = (line: string): void => {
     this.lines.push(line);
-    for (const waiter of this.#waiters.filter((w) => w.pattern.test(line))) {
-      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-      waiter.resolve(line);
-    }
+    this.#waiters = this.#waiters.filter((waiter) => !this.#satisfies(waiter));
   };
 
-  /** Settles with the first line, past or future, that matches `pattern`. */
-  waitFor(pattern: RegExp): Promise<string> {
-    const seen = this.lines.find((line) => pattern.test(line));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ pattern, resolve }));
+  /**
+   * Settles with the `count`-th line, past or future, that matches `pattern`.
+   *
+   * @param pattern What the line looks like.
+   * @param count How many matching lines to wait for.
+   */
+  waitFor(pattern: RegExp, count = 1): Promise<string> {
+    return new Promise((resolve) => {
+      const waiter = { pattern, count, resolve };
+      if (!this.#satisfies(waiter)) this.#waiters.push(waiter);
+    });
+  }
+
+  #satisfies(waiter: { pattern: RegExp; count: number; resolve: (line: string) => void }): boolean {
+    const matching = this.lines.filter((line) => waiter.pattern.test(line));
+    if (matching.length < waiter.count) return false;
+    waiter.resolve(matching[waiter.count - 1]);
+    return true;
   }
 }
 
@@ -45,6 +55,7 @@ export class Peer implements Disposable {
   readonly conn: Deno.TcpConn;
   #received = new Uint8Array(0);
   #ended = false;
+  readonly #buffer = new Uint8Array(16 * 1024);
 
   private constructor(conn: Deno.TcpConn) {
     this.conn = conn;
@@ -106,7 +117,7 @@ export class Peer implements Disposable {
 
   async #fill(): Promise<boolean> {
     if (this.#ended) return false;
-    const buffer = new Uint8Array(64 * 1024);
+    const buffer = this.#buffer;
     const n = await this.conn.read(buffer);
     if (n === null) {
       this.#ended = true;

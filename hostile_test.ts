@@ -1,0 +1,209 @@
+/**
+ * Hostile clients and faults: whatever one client does, the server keeps serving
+ * everyone else promptly, with bounded memory and no leaked handles. Limits are
+ * set low so the tests run fast; the resource sanitizer proves every socket closed.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import net from "node:net";
+import { once } from "node:events";
+import { Peer, startServer } from "./test_helpers.ts";
+import type { UppercaseServer } from "./server.ts";
+
+/** Proves the server still answers a new client, and promptly: a round trip, no timing. */
+async function assertStillServing(server: UppercaseServer): Promise<void> {
+  using witness = await Peer.connect(server.addr);
+  await witness.send("sigo vivo\n");
+  assert.equal(await witness.readLine(), "SIGO VIVO\n");
+}
+
+/** Opens a connection with node:net, optionally sends bytes, then resets it (RST, not FIN). */
+async function resetConnection(addr: Deno.NetAddr, data?: string): Promise<void> {
+  const socket = net.connect(addr.port, addr.hostname);
+  await once(socket, "connect");
+  if (data) await new Promise((resolve) => socket.write(data, resolve));
+  socket.resetAndDestroy();
+  await once(socket, "close");
+}
+
+Deno.test("server sends the ERROR line for a message over the limit even when more input follows", async () => {
+  await using server = startServer({ maxMessageBytes: 1024 });
+  using peer = await Peer.connect(server.addr);
+  // More than the limit, then far more that the server will never read as messages.
+  await peer.send("x".repeat(2048) + "\n" + "y".repeat(256 * 1024));
+  await peer.conn.closeWrite();
+  assert.equal(
+    await peer.readToEnd(),
+    "ERROR message too long (limit 1024 bytes)\n",
+    "the ERROR line, then end of stream",
+  );
+  await assertStillServing(server);
+});
+
+Deno.test("server answers 16 MiB of random bytes with no newline with one ERROR line and keeps serving", async () => {
+  await using server = startServer({ maxMessageBytes: 64 * 1024 });
+  using peer = await Peer.connect(server.addr);
+  const noise = crypto.getRandomValues(new Uint8Array(16 * 1024 * 1024).subarray(0, 65536)).map((
+    b,
+  ) => b === 0x0a ? 0x0b : b);
+  const sending = (async () => {
+    for (let sent = 0; sent < 16 * 1024 * 1024; sent += noise.length) await peer.send(noise);
+  })().catch(() => "the server closed before all 16 MiB were sent");
+  assert.equal(await peer.readLine(), "ERROR message too long (limit 65536 bytes)\n");
+  await sending;
+  await assertStillServing(server);
+});
+
+Deno.test("server returns invalid UTF-8 unchanged around uppercased text", async () => {
+  await using server = startServer();
+  using peer = await Peer.connect(server.addr);
+  await peer.send(Uint8Array.of(0x61, 0xff, 0xc3, 0xb1, 0xc3, 0x0a));
+  assert.deepEqual(await peer.readBytes(6), Uint8Array.of(0x41, 0xff, 0xc3, 0x91, 0xc3, 0x0a));
+});
+
+Deno.test("server keeps NUL, ESC, DEL and U+2028 inside lines", async () => {
+  await using server = startServer();
+  using peer = await Peer.connect(server.addr);
+  await peer.send("a\0b\x1bc\x7fd\u2028e\n");
+  assert.equal(await peer.readLine(), "A\0B\x1bC\x7fD\u2028E\n");
+});
+
+Deno.test("server survives resets right after connecting, in the middle of a message and with replies unread", async () => {
+  await using server = startServer();
+  await resetConnection(server.addr);
+  await resetConnection(server.addr, "medio mens");
+  {
+    const unread = await Deno.connect(server.addr);
+    await unread.write(new TextEncoder().encode("respuesta sin leer\n".repeat(10_000)));
+    unread.close(); // unread replies make the kernel reset the connection
+  }
+  await server.log.waitFor(/#3 .* closed/);
+  await server.log.waitFor(/#2 .* closed \(connection reset by peer\)/);
+  await assertStillServing(server);
+  await server.log.waitFor(/#4 .* closed/);
+  assert.equal(server.connections, 0, "every slot is free again");
+});
+
+Deno.test("server handles 2,000 connect/close cycles in a row and holds no connection after", async () => {
+  await using server = startServer();
+  for (let i = 0; i < 2000; i++) (await Deno.connect(server.addr)).close();
+  await server.log.waitFor(/ closed \(end of input\)/, 2000);
+  assert.equal(server.connections, 0, "every slot is free again");
+  await assertStillServing(server);
+});
+
+Deno.test("server serves 1,000 clients at once, each doing 10 round trips", async () => {
+  await using server = startServer({ log: null });
+  await Promise.all(Array.from({ length: 1000 }, async (_, client) => {
+    using peer = await Peer.connect(server.addr);
+    for (let round = 0; round < 10; round++) {
+      await peer.send(`c${client} r${round}\n`);
+      assert.equal(await peer.readLine(), `C${client} R${round}\n`);
+    }
+  }));
+});
+
+Deno.test("server answers a new client at once while 200 clients trickle one byte at a time", async () => {
+  await using server = startServer({ log: null, flushDelayMs: 0 });
+  const tricklers = await Promise.all(Array.from({ length: 200 }, () => Peer.connect(server.addr)));
+  try {
+    for (const byte of "lento") {
+      await Promise.all(tricklers.map((peer) => peer.send(byte)));
+      await assertStillServing(server);
+    }
+    await Promise.all(tricklers.map((peer) => peer.send("\n")));
+    for (const peer of tricklers) assert.equal(await peer.readLine(), "LENTO\n");
+  } finally {
+    for (const peer of tricklers) peer[Symbol.dispose]();
+  }
+});
+
+Deno.test("server stops reading from a client that does not read its replies, with bounded memory", async () => {
+  await using server = startServer({ log: null });
+  const before = Deno.memoryUsage().rss;
+  const flooder = await Deno.connect(server.addr);
+  const lines = new TextEncoder().encode(
+    "una linea de sesenta y cuatro bytes para llenar el buffer....\n".repeat(16 * 1024),
+  );
+  let sent = 0;
+  const flooding = (async () => {
+    while (sent < 200 * 1024 * 1024) {
+      sent += await flooder.write(lines);
+    }
+  })().catch(() => {});
+  // Other clients keep getting answers while the flood is stuck.
+  for (let i = 0; i < 200; i++) await assertStillServing(server);
+  const grownMb = (Deno.memoryUsage().rss - before) / 1024 / 1024;
+  assert(
+    sent < 200 * 1024 * 1024,
+    `all 200 MB went through (${sent} bytes): nothing held the flood back`,
+  );
+  assert(grownMb < 32, `memory grew by ${grownMb.toFixed(1)} MB`);
+  flooder.close();
+  await flooding;
+});
+
+Deno.test("server over --max-connections answers ERROR and closes, and a freed slot is reusable at once", async () => {
+  await using server = startServer({ maxConnections: 3 });
+  const peers = await Promise.all([1, 2, 3].map(() => Peer.connect(server.addr)));
+  try {
+    for (const peer of peers) {
+      await peer.send("dentro\n");
+      assert.equal(await peer.readLine(), "DENTRO\n");
+    }
+    {
+      using extra = await Peer.connect(server.addr);
+      assert.equal(
+        await extra.readToEnd(),
+        "ERROR too many connections (limit 3), try again later\n",
+      );
+    }
+    await peers[0].send("DESCONEXION\n");
+    assert.equal(await peers[0].readToEnd(), "");
+    using next = await Peer.connect(server.addr);
+    await next.send("hay sitio\n");
+    assert.equal(await next.readLine(), "HAY SITIO\n");
+    assert.match(
+      server.log.lines.join("\n"),
+      /#4 127\.0\.0\.1:\d+ refused: too many connections \(limit 3\)/,
+    );
+  } finally {
+    for (const peer of peers) peer[Symbol.dispose]();
+  }
+});
+
+Deno.test("server closes a silent connection after --idle-timeout and says why", async () => {
+  await using server = startServer({ idleTimeoutMs: 100 });
+  using peer = await Peer.connect(server.addr);
+  assert.equal(await peer.readToEnd(), "ERROR idle timeout (nothing received for 0.1 s)\n");
+  assert.match(await server.log.waitFor(/closed/), /closed \(idle timeout\) after 0 messages/);
+});
+
+Deno.test("server never cuts off a client that keeps talking past --idle-timeout", async () => {
+  await using server = startServer({ idleTimeoutMs: 100 });
+  using peer = await Peer.connect(server.addr);
+  const started = performance.now();
+  for (let round = 0; performance.now() - started < 400; round++) {
+    await peer.send(`ronda ${round}\n`);
+    assert.equal(await peer.readLine(), `RONDA ${round}\n`);
+  }
+  assert.equal(server.connections, 1);
+});
+
+Deno.test("server cuts a client that stops reading its replies after --idle-timeout", async () => {
+  await using server = startServer({ idleTimeoutMs: 100 });
+  const flooder = await Deno.connect(server.addr);
+  const lines = new TextEncoder().encode("sin leer\n".repeat(64 * 1024));
+  const flooding = (async () => {
+    for (;;) await flooder.write(lines);
+  })().catch(() => {});
+  assert.match(
+    await server.log.waitFor(/closed/),
+    /closed \(timed out: no progress writing for 100 ms: the peer stopped reading\)/,
+  );
+  flooder.close();
+  await flooding;
+  await assertStillServing(server);
+});
