@@ -177,3 +177,52 @@ export function keyboard(): {
     end: () => controller.close(),
   };
 }
+
+/** A program started as a process, with its output collected as it comes. */
+export interface Running {
+  child: Deno.ChildProcess;
+  stdout: ReturnType<typeof collector>;
+  stderr: ReturnType<typeof collector>;
+  /** Settles with the exit code once the process has ended and its output is read. */
+  exited: Promise<number>;
+}
+
+/**
+ * Starts a program in this folder, without colours, collecting its output.
+ *
+ * @param command The program, such as `deno` or `python3`.
+ * @param args Its arguments.
+ * @param input Text for its standard input, which is then closed; none when left out.
+ */
+export function spawn(command: string, args: string[], input?: string): Running {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: import.meta.dirname,
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stdout = collector(), stderr = collector();
+  const feeding = input === undefined ? undefined : (async () => {
+    const writer = child.stdin.getWriter();
+    await writer.write(encoder.encode(input));
+    await writer.close();
+  })().catch(() => {}); // a program may exit without reading all its input
+  const piped = Promise.all([
+    child.stdout.pipeTo(stdout.stream),
+    child.stderr.pipeTo(stderr.stream),
+    feeding,
+  ]);
+  const exited = Promise.all([child.status, piped]).then(([status]) => status.code);
+  return { child, stdout, stderr, exited };
+}
+
+/** Runs the real client on `port` with `input` piped in, and waits for it to exit. */
+export async function runClientProcess(
+  port: number,
+  input: string,
+): Promise<Running & { code: number }> {
+  const client = spawn("deno", ["run", "--allow-net", "client.ts", "--port", String(port)], input);
+  return { ...client, code: await client.exited };
+}
