@@ -12,6 +12,8 @@ import assert from "node:assert/strict";
 import { Peer, runClientProcess, type Running, spawn } from "./test_helpers.ts";
 import { withTimeout } from "./io.ts";
 
+const canLimitFiles =
+  (await Deno.permissions.query({ name: "run", command: "prlimit" })).state === "granted";
 const canRunDeno =
   (await Deno.permissions.query({ name: "run", command: "deno" })).state === "granted";
 if (!canRunDeno) {
@@ -192,5 +194,51 @@ Deno.test({
       assert.equal(await version.exited, 0);
       assert.equal(version.stdout.text(), `${config.version}\n`);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "server out of file handles logs the failing accept, backs off, and serves the waiting client once handles free up",
+  ignore: !canRunDeno || !canLimitFiles,
+  async fn() {
+    const server = spawn("prlimit", [
+      "--nofile=64",
+      "deno",
+      "run",
+      "--allow-net",
+      "server.ts",
+      "--port",
+      "0",
+    ]);
+    await server.stdout.waitFor(/Listening on .*:\d+/);
+    const port = Number(server.stdout.text().match(/:(\d+)/)![1]);
+    const addr = { transport: "tcp" as const, hostname: "127.0.0.1", port };
+    const peers: Peer[] = [];
+    try {
+      // Connections queue in the kernel; the server fails to accept once its handles run out.
+      let failing = false;
+      server.stderr.waitFor(/Cannot accept a connection/).then(() => failing = true);
+      while (!failing) {
+        assert(peers.length < 500, "the server never ran out of file handles");
+        peers.push(await Peer.connect(addr));
+        await server.stderr.waitFor(/connected\n|Cannot accept/);
+      }
+      // Hold the handles until the retry has backed off once, doubling its wait.
+      await server.stderr.waitFor(/Cannot accept .*retrying in 10 ms/);
+      const waiting = peers.pop()!;
+      for (const peer of peers) peer[Symbol.dispose]();
+      await waiting.send("sigo aquí\n");
+      assert.equal(await waiting.readLine(), "SIGO AQUÍ\n");
+      waiting[Symbol.dispose]();
+      assert.match(
+        server.stderr.text(),
+        /Cannot accept a connection: Too many open files.*; retrying in 5 ms\n(.*\n)*Cannot accept .*retrying in 10 ms/,
+      );
+    } finally {
+      for (const peer of peers) peer[Symbol.dispose]();
+      server.child.kill("SIGTERM");
+    }
+    assert.equal(await server.exited, 0);
   },
 });
