@@ -311,7 +311,10 @@ async function converse(
       if (!inputClosed) lines.prompt();
       while (typed.length === 0) {
         const event = await Promise.race([input.wait(), interrupted, serverGone]);
-        if (event === "gone") throw connectionLost(replies, "while you were typing");
+        if (event === "gone") {
+          out.write("\n"); // leave the prompt's line before saying so
+          throw connectionLost(replies, "while you were typing");
+        }
         if (event === "interrupt") return await leave(EXIT.INTERRUPTED);
       }
       const event = typed.shift()!;
@@ -372,8 +375,8 @@ async function pipeline(
   })();
   const waitUntil = async (condition: () => boolean) => {
     while (!condition()) {
+      if (failure) throw failure;
       await answered.wait();
-      if (failure && !condition()) throw failure;
     }
   };
 
@@ -468,9 +471,11 @@ function checkForServerError(reply: Message, sentText: string): void {
 }
 
 async function writeLine(out: Writable, reply: Message): Promise<void> {
-  const ok = out.write(reply.bytes) &&
-    out.write(reply.terminator === "" ? LF : encoder.encode(reply.terminator));
-  if (!ok) await new Promise((resolve) => out.once("drain", resolve));
+  out.write(reply.bytes);
+  // write() returning false asks for a pause, not a retry: the bytes are queued either way.
+  if (!out.write(reply.terminator === "" ? LF : encoder.encode(reply.terminator))) {
+    await new Promise((resolve) => out.once("drain", resolve));
+  }
 }
 
 function finish(stream: Writable): Promise<void> {

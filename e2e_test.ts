@@ -9,11 +9,21 @@
  */
 
 import assert from "node:assert/strict";
-import { Peer, runClientProcess, type Running, spawn } from "./test_helpers.ts";
+import {
+  keyboard,
+  Peer,
+  runClientProcess,
+  type Running,
+  spawn,
+  startServer,
+} from "./test_helpers.ts";
+import { stripVTControlCharacters } from "node:util";
 import { withTimeout } from "./io.ts";
 
 const canLimitFiles =
   (await Deno.permissions.query({ name: "run", command: "prlimit" })).state === "granted";
+const canUseTerminal =
+  (await Deno.permissions.query({ name: "run", command: "script" })).state === "granted";
 const canRunDeno =
   (await Deno.permissions.query({ name: "run", command: "deno" })).state === "granted";
 if (!canRunDeno) {
@@ -240,5 +250,101 @@ Deno.test({
       server.child.kill("SIGTERM");
     }
     assert.equal(await server.exited, 0);
+  },
+});
+
+/** Runs the real client in a pseudo-terminal (util-linux `script`), typed at with a keyboard. */
+function terminalClient(port: number, environment = "NO_COLOR=1") {
+  const keys = keyboard();
+  const command = `env -u NO_COLOR ${environment} deno run --allow-net client.ts --port ${port}`;
+  const run = spawn("script", ["--quiet", "--return", "--command", command, "/dev/null"], {
+    input: keys.stream,
+  });
+  return { ...run, keys, screen: () => stripVTControlCharacters(run.stdout.text()) };
+}
+
+Deno.test({
+  name:
+    "client in a real terminal shows where it is, prompts, answers, recalls history and leaves on DESCONEXION",
+  ignore: !canRunDeno || !canUseTerminal,
+  async fn() {
+    await using server = startServer();
+    const client = terminalClient(server.addr.port);
+    await client.stdout.waitFor(
+      /Connected to 127\.0\.0\.1:\d+\. Type a message and press Enter; DESCONEXION or Ctrl-D to leave\.[^]*> /,
+    );
+    client.keys.type("hola servidor\r");
+    await client.stdout.waitFor(/\r\nHOLA SERVIDOR\r\n/);
+    client.keys.type("\x1b[A"); // Up: the last message comes back to the prompt
+    await client.stdout.waitFor(/HOLA SERVIDOR[^]*> hola servidor/);
+    client.keys.type("\r");
+    await client.stdout.waitFor(/HOLA SERVIDOR[^]*HOLA SERVIDOR/);
+    client.keys.type("DESCONEXION\r");
+    assert.equal(await client.exited, 0);
+    assert.match(client.screen(), /> DESCONEXION\r+\nConnection closed\.\r\n$/);
+    assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 3 messages/);
+  },
+});
+
+Deno.test({
+  name: "client in a real terminal disconnects on Ctrl-C and exits 130",
+  ignore: !canRunDeno || !canUseTerminal,
+  async fn() {
+    await using server = startServer();
+    const client = terminalClient(server.addr.port);
+    await client.stdout.waitFor(/> /);
+    client.keys.type("\x03");
+    assert.equal(await client.exited, 130);
+    assert.match(await server.log.waitFor(/closed/), /\(disconnect command\)/);
+  },
+});
+
+Deno.test({
+  name: "client in a real terminal says at once that the server went away, and exits 4",
+  ignore: !canRunDeno || !canUseTerminal,
+  async fn() {
+    const server = startServer();
+    const client = terminalClient(server.addr.port);
+    await client.stdout.waitFor(/> /);
+    await server.stop();
+    assert.equal(await client.exited, 4);
+    assert.match(
+      client.screen(),
+      /> \r\nConnection lost while you were typing: the server closed the connection\r\n$/,
+    );
+  },
+});
+
+Deno.test({
+  name: "client in a real terminal colours replies unless NO_COLOR is set",
+  ignore: !canRunDeno || !canUseTerminal,
+  async fn() {
+    await using server = startServer();
+    for (const environment of ["", "NO_COLOR=1"]) {
+      const client = terminalClient(server.addr.port, environment);
+      client.keys.type("hola\r");
+      await client.stdout.waitFor(/HOLA/);
+      client.keys.type("\x04");
+      assert.equal(await client.exited, 0);
+      assert.equal(
+        client.stdout.text().includes("\x1b[1;32mHOLA\x1b[0m"),
+        environment === "",
+        environment,
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "client as a filter uppercases 20,000 mixed UTF-8 lines in order",
+  ignore: !canRunDeno,
+  async fn() {
+    await using server = startServer({ log: null });
+    const words = ["canción", "ñandú", "straße", "日本", "hola servidor", "", "Ǆemal 🙂", "crlf\r"];
+    const lines = Array.from({ length: 20_000 }, (_, i) => `${i} ${words[i % words.length]}`);
+    const client = await runClientProcess(server.addr.port, lines.join("\n") + "\n");
+    assert.equal(client.code, 0, client.stderr.text());
+    assert.equal(client.stdout.text(), lines.map((line) => line.toUpperCase()).join("\n") + "\n");
+    assert.equal(client.stderr.text(), "");
   },
 });

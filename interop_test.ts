@@ -42,7 +42,9 @@ Deno.test({
   ignore: !available.nc,
   async fn() {
     await using server = startServer();
-    const nc = spawn("nc", ["-N", "127.0.0.1", String(server.addr.port)], "hola servidor\n");
+    const nc = spawn("nc", ["-N", "127.0.0.1", String(server.addr.port)], {
+      input: "hola servidor\n",
+    });
     assert.equal(await nc.exited, 0);
     assert.equal(nc.stdout.text(), "HOLA SERVIDOR\n");
   },
@@ -54,11 +56,15 @@ Deno.test({
   async fn() {
     await using server = startServer();
     // Without -N, nc keeps its side open: only the server's close can end it.
-    const leaving = spawn("nc", ["127.0.0.1", String(server.addr.port)], "hola\nDESCONEXION\n");
+    const leaving = spawn("nc", ["127.0.0.1", String(server.addr.port)], {
+      input: "hola\nDESCONEXION\n",
+    });
     assert.equal(await leaving.exited, 0);
     assert.equal(leaving.stdout.text(), "HOLA\n");
     assert.match(await server.log.waitFor(/#1 .* closed/), /\(disconnect command\)/);
-    const next = spawn("nc", ["-N", "127.0.0.1", String(server.addr.port)], "otra vez\n");
+    const next = spawn("nc", ["-N", "127.0.0.1", String(server.addr.port)], {
+      input: "otra vez\n",
+    });
     assert.equal(await next.exited, 0);
     assert.equal(next.stdout.text(), "OTRA VEZ\n");
   },
@@ -69,7 +75,7 @@ Deno.test({
   ignore: !available.ncat,
   async fn() {
     await using server = startServer();
-    const ncat = spawn("ncat", ["127.0.0.1", String(server.addr.port)], "abc\nñandú\n");
+    const ncat = spawn("ncat", ["127.0.0.1", String(server.addr.port)], { input: "abc\nñandú\n" });
     assert.equal(await ncat.exited, 0);
     assert.equal(ncat.stdout.text(), "ABC\nÑANDÚ\n");
   },
@@ -80,10 +86,12 @@ Deno.test({
   ignore: !available.socat,
   async fn() {
     await using server = startServer();
-    const plain = spawn("socat", ["-", `TCP:127.0.0.1:${server.addr.port}`], "abc\n");
+    const plain = spawn("socat", ["-", `TCP:127.0.0.1:${server.addr.port}`], { input: "abc\n" });
     assert.equal(await plain.exited, 0);
     assert.equal(plain.stdout.text(), "ABC\n");
-    const crlf = spawn("socat", ["-", `TCP:127.0.0.1:${server.addr.port},crlf`], "canción\n");
+    const crlf = spawn("socat", ["-", `TCP:127.0.0.1:${server.addr.port},crlf`], {
+      input: "canción\n",
+    });
     assert.equal(await crlf.exited, 0);
     assert.equal(crlf.stdout.text(), "CANCIÓN\n", "sent as CRLF, answered in CRLF, shown as LF");
   },

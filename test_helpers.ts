@@ -188,27 +188,34 @@ export interface Running {
 }
 
 /**
- * Starts a program in this folder, without colours, collecting its output.
+ * Starts a program in this folder, collecting its output.
  *
  * @param command The program, such as `deno` or `python3`.
  * @param args Its arguments.
- * @param input Text for its standard input, which is then closed; none when left out.
+ * @param options `input`: text for its standard input, which is then closed, or a
+ * stream such as a {@linkcode keyboard}'s; none when left out. `env`: variables
+ * to set; `NO_COLOR=1` unless given.
  */
-export function spawn(command: string, args: string[], input?: string): Running {
+export function spawn(
+  command: string,
+  args: string[],
+  options: { input?: string | ReadableStream<Uint8Array>; env?: Record<string, string> } = {},
+): Running {
+  const { input, env = { NO_COLOR: "1" } } = options;
   const child = new Deno.Command(command, {
     args,
     cwd: import.meta.dirname,
     stdin: input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env,
   }).spawn();
   const stdout = collector(), stderr = collector();
-  const feeding = input === undefined ? undefined : (async () => {
-    const writer = child.stdin.getWriter();
-    await writer.write(encoder.encode(input));
-    await writer.close();
-  })().catch(() => {}); // a program may exit without reading all its input
+  const stdin = typeof input === "string" ? ReadableStream.from([encoder.encode(input)]) : input;
+  // A program may exit without reading all its input: stop feeding it then.
+  const exit = new AbortController();
+  const feeding = stdin?.pipeTo(child.stdin, { signal: exit.signal }).catch(() => {});
+  child.status.then(() => exit.abort());
   const piped = Promise.all([
     child.stdout.pipeTo(stdout.stream),
     child.stderr.pipeTo(stderr.stream),
@@ -223,6 +230,8 @@ export async function runClientProcess(
   port: number,
   input: string,
 ): Promise<Running & { code: number }> {
-  const client = spawn("deno", ["run", "--allow-net", "client.ts", "--port", String(port)], input);
+  const client = spawn("deno", ["run", "--allow-net", "client.ts", "--port", String(port)], {
+    input,
+  });
   return { ...client, code: await client.exited };
 }
