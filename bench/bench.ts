@@ -1,0 +1,333 @@
+/**
+ * `deno task bench`: measures an uppercase server under load and prints a table.
+ *
+ * By default it starts our server on a free port. `--compare` also starts the
+ * Node.js baseline (`bench/node_server.mjs`) and measures both in the same run;
+ * `--host`/`--port` measure any other server instead. Where `taskset` exists,
+ * servers run on one core and the load generator on another.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { idle, type Measurement, pingPong, pipelined, ReplyMismatch, type Target } from "./load.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const GENERATOR_CORE = "0";
+const SERVER_CORE = "1";
+
+const USAGE = `deno task bench [options]: load-test an uppercase server and print a table.
+
+Options:
+  --compare          Also measure the Node.js baseline (bench/node_server.mjs) in the same run
+  --host <address>   Measure the server already listening there instead of starting ours
+  --port <n>         Its port (with --host; default 5000)
+  --seconds <n>      Measured seconds per scenario, after 1 s of warm-up (default 3)
+  --quick            A short run: 1 s per scenario and 1,000 idle connections
+  --json             Print the results as JSON instead of a table
+  --svg <file>       Where to write the chart (default bench/results.svg)
+  -h, --help         Show this help`;
+
+interface ServerUnderTest {
+  name: string;
+  target: Target;
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+interface Results {
+  machine: Record<string, string | number>;
+  servers: { name: string; measurements: Measurement[] }[];
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values: flags } = parseArgs({
+    args,
+    options: {
+      compare: { type: "boolean" },
+      host: { type: "string" },
+      port: { type: "string" },
+      seconds: { type: "string" },
+      quick: { type: "boolean" },
+      json: { type: "boolean" },
+      svg: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const seconds = flags.quick ? 1 : Number(flags.seconds ?? 3);
+  const idleConnections = flags.quick ? 1_000 : 10_000;
+  const pinned = await pinToCore(Deno.pid, GENERATOR_CORE);
+  const results: Results = { machine: await describeMachine(pinned), servers: [] };
+
+  const starters: (() => Promise<ServerUnderTest>)[] = flags.host
+    ? [() => Promise.resolve(externalServer(flags.host!, Number(flags.port ?? 5000)))]
+    : [
+      () =>
+        startServer("uppercase-tcp (Deno)", [
+          "deno",
+          "run",
+          "--allow-net",
+          "server.ts",
+          "--port",
+          "0",
+          "--quiet",
+          "--max-connections",
+          "20000",
+        ], pinned),
+    ];
+  if (flags.compare && !flags.host) {
+    starters.push(() =>
+      startServer("Node.js net baseline", ["node", "bench/node_server.mjs", "0"], pinned)
+    );
+  }
+
+  for (const start of starters) {
+    const server = await start();
+    const progress = (text: string) => report(`${server.name}: ${text}`);
+    const options = { warmupSeconds: 1, seconds, onProgress: progress };
+    const measurements: Measurement[] = [];
+    try {
+      for (const connections of [1, 100, 1000]) {
+        progress(`ping-pong with ${connections} connections`);
+        measurements.push(await pingPong(server.target, connections, options));
+      }
+      for (const connections of [1, 10]) {
+        progress(`pipelined with ${connections} connections`);
+        measurements.push(await pipelined(server.target, connections, 128, options));
+      }
+      progress(`${idleConnections} idle connections`);
+      measurements.push(await idle(server.target, idleConnections, server.pid, options));
+    } catch (error) {
+      report("");
+      if (error instanceof ReplyMismatch) {
+        console.error(`Cannot benchmark ${server.name}: wrong reply: ${error.message}`);
+        return 1;
+      }
+      throw error;
+    } finally {
+      await server.stop();
+    }
+    results.servers.push({ name: server.name, measurements });
+  }
+  report("");
+
+  const chartPath = flags.svg ?? `${ROOT}bench/results.svg`;
+  await Deno.writeTextFile(chartPath, renderChart(results));
+  if (flags.json) console.log(JSON.stringify(results, null, 2));
+  else console.log(renderTable(results) + `\nChart written to ${chartPath}`);
+  return 0;
+}
+
+/** Starts a server process on `SERVER_CORE` and waits for its "Listening on" line. */
+async function startServer(
+  name: string,
+  command: string[],
+  pinned: boolean,
+): Promise<ServerUnderTest> {
+  const [program, ...args] = pinned ? ["taskset", "-c", SERVER_CORE, ...command] : command;
+  const child = new Deno.Command(program, { args, cwd: ROOT, stdout: "piped", stderr: "inherit" })
+    .spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/Listening on .*:\d+/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${name} exited before listening`);
+    text += value;
+  }
+  reader.releaseLock();
+  const port = Number(text.match(/Listening on .*:(\d+)/)![1]);
+  return {
+    name,
+    target: { hostname: "127.0.0.1", port },
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+function externalServer(hostname: string, port: number): ServerUnderTest {
+  return { name: `${hostname}:${port}`, target: { hostname, port }, stop: () => Promise.resolve() };
+}
+
+/** Pins a process, all its threads, to one core; false where taskset or a second core is missing. */
+async function pinToCore(pid: number, core: string): Promise<boolean> {
+  if (navigator.hardwareConcurrency < 2) return false;
+  try {
+    const { success } = await new Deno.Command("taskset", {
+      args: ["-a", "-p", "-c", core, String(pid)],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+async function describeMachine(pinned: boolean): Promise<Results["machine"]> {
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(
+    /model name\s*:\s*(.*)/,
+  )?.[1];
+  const node = await new Deno.Command("node", { args: ["--version"] }).output()
+    .then((out) => new TextDecoder().decode(out.stdout).trim(), () => "not found");
+  return {
+    cpu: cpu ?? "unknown",
+    cores: navigator.hardwareConcurrency,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    deno: Deno.version.deno,
+    node,
+    pinning: pinned ? `generator on core ${GENERATOR_CORE}, server on core ${SERVER_CORE}` : "none",
+  };
+}
+
+function report(text: string): void {
+  if (!Deno.stderr.isTerminal()) {
+    if (text) console.error(text);
+    return;
+  }
+  Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${text}`));
+}
+
+function label(m: Measurement): string {
+  return m.scenario === "pipelined" ? `pipelined ×128` : m.scenario;
+}
+
+function renderTable(results: Results): string {
+  const rows = [[
+    "server",
+    "scenario",
+    "conns",
+    "messages/s",
+    "MB/s",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "max ms",
+    "KiB/conn",
+    "generator CPU",
+  ]];
+  const number = (n: number | undefined, digits = 0) =>
+    n === undefined || Number.isNaN(n)
+      ? ""
+      : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  for (const { name, measurements } of results.servers) {
+    for (const m of measurements) {
+      rows.push([
+        name,
+        label(m),
+        number(m.connections),
+        number(m.messagesPerSecond),
+        m.scenario === "pipelined" ? number(m.megabytesPerSecond, 1) : "",
+        number(m.latencyMs?.p50, 3),
+        number(m.latencyMs?.p99, 3),
+        number(m.latencyMs?.p999, 3),
+        number(m.latencyMs?.max, 3),
+        number(m.serverKibPerConnection, 2),
+        `${Math.round(m.generatorCpu * 100)}%`,
+      ]);
+    }
+  }
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  const lines = rows.map((row) =>
+    row.map((cell, column) =>
+      column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])
+    ).join("  ")
+  );
+  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  const machine = Object.entries(results.machine).map(([key, value]) => `${key}: ${value}`).join(
+    "; ",
+  );
+  return [
+    machine,
+    "",
+    ...lines,
+    "",
+    "generator CPU is the load generator's CPU time over wall time (100% = one core busy): near 100%,",
+    "the generator, not the server, may be the limit.",
+    ...renderRatios(results),
+  ].join("\n");
+}
+
+function renderRatios(results: Results): string[] {
+  if (results.servers.length !== 2) return [];
+  const [ours, baseline] = results.servers;
+  const lines = ["", `${ours.name} against ${baseline.name}:`];
+  ours.measurements.forEach((m, i) => {
+    const b = baseline.measurements[i];
+    const parts = [`${(m.messagesPerSecond / b.messagesPerSecond).toFixed(2)}× messages/s`];
+    if (m.latencyMs && b.latencyMs) {
+      parts.push(`p99 ${m.latencyMs.p99.toFixed(3)} vs ${b.latencyMs.p99.toFixed(3)} ms`);
+    }
+    if (m.serverKibPerConnection !== undefined && b.serverKibPerConnection !== undefined) {
+      parts.push(
+        `${m.serverKibPerConnection.toFixed(2)} vs ${
+          b.serverKibPerConnection.toFixed(2)
+        } KiB per connection`,
+      );
+    }
+    lines.push(`  ${label(m)} ${m.connections}: ${parts.join(", ")}`);
+  });
+  return lines;
+}
+
+/** A bar chart: one group per scenario, one bar per server, each group scaled to its largest bar. */
+function renderChart(results: Results): string {
+  const colors = ["#2563eb", "#9ca3af", "#16a34a"];
+  const groups = results.servers[0].measurements.map((m, i) => ({
+    title: m.scenario === "idle"
+      ? `idle ${m.connections.toLocaleString("en-US")}: server KiB per connection (lower is better)`
+      : `${label(m)} ${m.connections} conn${m.connections > 1 ? "s" : ""}: messages/s`,
+    values: results.servers.map((s) =>
+      m.scenario === "idle"
+        ? s.measurements[i].serverKibPerConnection ?? 0
+        : s.measurements[i].messagesPerSecond
+    ),
+  }));
+  const barHeight = 18, width = 720, left = 20, barWidth = 480;
+  let y = 50;
+  const parts: string[] = [];
+  for (const group of groups) {
+    parts.push(
+      `<text x="${left}" y="${y}" font-size="13" font-weight="bold">${escape(group.title)}</text>`,
+    );
+    y += 8;
+    const max = Math.max(...group.values, 1e-9);
+    group.values.forEach((value, i) => {
+      const w = Math.max(1, (value / max) * barWidth);
+      parts.push(
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${
+          colors[i % colors.length]
+        }"/>`,
+      );
+      const shown = value >= 100 ? Math.round(value).toLocaleString("en-US") : value.toFixed(2);
+      parts.push(
+        `<text x="${left + w + 6}" y="${y + 13}" font-size="12">${
+          escape(`${shown}  ${results.servers[i].name}`)
+        }</text>`,
+      );
+      y += barHeight + 4;
+    });
+    y += 22;
+  }
+  const title =
+    `uppercase-tcp benchmark (${results.machine.cores} cores, ${results.machine.pinning})`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${left}" y="26" font-size="16" font-weight="bold">${escape(title)}</text>
+${parts.join("\n")}
+</svg>
+`;
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

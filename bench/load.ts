@@ -1,0 +1,306 @@
+/**
+ * Load scenarios for `deno task bench`: ping-pong, pipelined and idle
+ * connections against any uppercase server. Every reply is checked byte for
+ * byte; a wrong, missing or extra byte ends the scenario with a
+ * {@linkcode ReplyMismatch}, never a figure.
+ *
+ * @module
+ */
+
+import process from "node:process";
+
+/** Where the server under test listens. */
+export interface Target {
+  hostname: string;
+  port: number;
+}
+
+/** The line every scenario sends: 64 bytes, newline included. */
+export const LINE: Uint8Array = new TextEncoder().encode(
+  "hola servidor, una linea de sesenta y cuatro bytes para medir!!\n",
+);
+const EXPECTED = new TextEncoder().encode(new TextDecoder().decode(LINE).toUpperCase());
+
+/** A reply that differs from the expected bytes, or that never came. */
+export class ReplyMismatch extends Error {
+  override name = "ReplyMismatch";
+}
+
+/** What a scenario measured. */
+export interface Measurement {
+  scenario: "ping-pong" | "pipelined" | "idle";
+  connections: number;
+  /** Messages answered (and checked) during the measured window. */
+  messages: number;
+  seconds: number;
+  messagesPerSecond: number;
+  /** Reply bytes per second, in MB (10^6 bytes). */
+  megabytesPerSecond: number;
+  /** Round-trip latency percentiles in ms (ping-pong only). */
+  latencyMs?: { p50: number; p99: number; p999: number; max: number };
+  /** Server memory per open connection in KiB, when its PID is known (idle only). */
+  serverKibPerConnection?: number;
+  /** How busy the load generator was: CPU time over wall time, 1 = one core. */
+  generatorCpu: number;
+}
+
+/** Shared by every scenario: how long to warm up and to measure, and progress reports. */
+export interface RunOptions {
+  warmupSeconds: number;
+  seconds: number;
+  onProgress?: (text: string) => void;
+}
+
+/**
+ * Connections that each send one line and wait for its reply, over and over.
+ *
+ * @param target The server.
+ * @param connections How many at once.
+ * @param options Durations and progress.
+ */
+export async function pingPong(
+  target: Target,
+  connections: number,
+  options: RunOptions,
+): Promise<Measurement> {
+  const conns = await openConnections(target, connections);
+  const latencies: number[] = [];
+  const usage = measureCpu();
+  const { warmupEnd, end } = windowFrom(options);
+  const progress = ticker(options, () => `ping-pong ${connections}: ${latencies.length} replies`);
+  try {
+    await Promise.all(conns.map(async (conn) => {
+      const buffer = new Uint8Array(LINE.length * 2);
+      while (performance.now() < end) {
+        const started = performance.now();
+        await writeAll(conn, LINE);
+        await readReply(conn, buffer);
+        if (started >= warmupEnd) latencies.push(performance.now() - started);
+      }
+    }));
+  } finally {
+    clearInterval(progress);
+    closeAll(conns);
+  }
+  const seconds = options.seconds;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return {
+    scenario: "ping-pong",
+    connections,
+    messages: latencies.length,
+    seconds,
+    messagesPerSecond: latencies.length / seconds,
+    megabytesPerSecond: latencies.length * LINE.length / seconds / 1e6,
+    latencyMs: { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: latencies.at(-1) ?? NaN },
+    generatorCpu: usage(),
+  };
+}
+
+/**
+ * Connections that each keep up to `depth` lines in flight, topping up as replies arrive.
+ *
+ * @param target The server.
+ * @param connections How many at once.
+ * @param depth Most unanswered lines on one connection.
+ * @param options Durations and progress.
+ */
+export async function pipelined(
+  target: Target,
+  connections: number,
+  depth: number,
+  options: RunOptions,
+): Promise<Measurement> {
+  const conns = await openConnections(target, connections);
+  const batch = new Uint8Array(LINE.length * depth);
+  for (let i = 0; i < depth; i++) batch.set(LINE, i * LINE.length);
+  let measured = 0;
+  const usage = measureCpu();
+  const { warmupEnd, end } = windowFrom(options);
+  const progress = ticker(options, () => `pipelined ${connections}×${depth}: ${measured} replies`);
+  try {
+    await Promise.all(conns.map(async (conn) => {
+      const buffer = new Uint8Array(256 * 1024);
+      let received = 0; // reply bytes, checked
+      let sent = depth;
+      const writing = [writeAll(conn, batch)];
+      while (received < sent * LINE.length) {
+        const n = await conn.read(buffer);
+        if (n === null) {
+          throw new ReplyMismatch(
+            `the server closed with ${sent - received / LINE.length} replies missing`,
+          );
+        }
+        check(buffer.subarray(0, n), received);
+        const before = Math.floor(received / LINE.length);
+        received += n;
+        const answered = Math.floor(received / LINE.length) - before;
+        if (performance.now() >= warmupEnd) measured += answered;
+        if (performance.now() < end && answered > 0) {
+          sent += answered;
+          writing.push(writeAll(conn, batch.subarray(0, answered * LINE.length)));
+        }
+      }
+      await Promise.all(writing);
+    }));
+  } finally {
+    clearInterval(progress);
+    closeAll(conns);
+  }
+  const seconds = options.seconds;
+  return {
+    scenario: "pipelined",
+    connections,
+    messages: measured,
+    seconds,
+    messagesPerSecond: measured / seconds,
+    megabytesPerSecond: measured * LINE.length / seconds / 1e6,
+    generatorCpu: usage(),
+  };
+}
+
+/**
+ * Opens `connections` connections and leaves them idle, then proves each alive
+ * with one round trip, and reports the server's memory per connection.
+ *
+ * @param target The server.
+ * @param connections How many to hold open.
+ * @param serverPid The server's process, to read its memory; memory is not reported without it.
+ * @param options Progress reports.
+ */
+export async function idle(
+  target: Target,
+  connections: number,
+  serverPid: number | undefined,
+  options: Pick<RunOptions, "onProgress">,
+): Promise<Measurement> {
+  const before = serverPid ? await residentKib(serverPid) : undefined;
+  const usage = measureCpu();
+  const started = performance.now();
+  const conns = await openConnections(
+    target,
+    connections,
+    (open) => options.onProgress?.(`idle: ${open} open`),
+  );
+  try {
+    let alive = 0;
+    await inBatches(conns, 500, async (conn) => {
+      await writeAll(conn, LINE);
+      await readReply(conn, new Uint8Array(LINE.length * 2));
+      if (++alive % 1000 === 0) options.onProgress?.(`idle: ${alive} proven alive`);
+    });
+    const after = serverPid ? await residentKib(serverPid) : undefined;
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      scenario: "idle",
+      connections,
+      messages: connections,
+      seconds,
+      messagesPerSecond: connections / seconds,
+      megabytesPerSecond: connections * LINE.length / seconds / 1e6,
+      serverKibPerConnection: before !== undefined && after !== undefined
+        ? (after - before) / connections
+        : undefined,
+      generatorCpu: usage(),
+    };
+  } finally {
+    closeAll(conns);
+  }
+}
+
+async function openConnections(
+  target: Target,
+  count: number,
+  onOpen?: (open: number) => void,
+): Promise<Deno.TcpConn[]> {
+  const conns: Deno.TcpConn[] = [];
+  try {
+    await inBatches(Array.from({ length: count }), 200, async () => {
+      const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
+      conn.setNoDelay(true);
+      conns.push(conn);
+      if (conns.length % 1000 === 0) onOpen?.(conns.length);
+    });
+  } catch (error) {
+    closeAll(conns);
+    throw error;
+  }
+  return conns;
+}
+
+async function inBatches<T>(
+  items: T[],
+  size: number,
+  each: (item: T) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    await Promise.all(items.slice(i, i + size).map(each));
+  }
+}
+
+/** Reads exactly one reply and checks it. */
+async function readReply(conn: Deno.Conn, buffer: Uint8Array): Promise<void> {
+  let got = 0;
+  while (got < LINE.length) {
+    const n = await conn.read(buffer.subarray(got));
+    if (n === null) throw new ReplyMismatch(`the server closed after ${got} bytes of a reply`);
+    got += n;
+  }
+  if (got > LINE.length) throw new ReplyMismatch(`${got - LINE.length} bytes more than the reply`);
+  check(buffer.subarray(0, got), 0);
+}
+
+/** Checks bytes that start at `offset` in the endless stream of expected replies. */
+function check(bytes: Uint8Array, offset: number): void {
+  for (let i = 0; i < bytes.length; i++) {
+    const want = EXPECTED[(offset + i) % EXPECTED.length];
+    if (bytes[i] !== want) {
+      throw new ReplyMismatch(
+        `reply byte ${offset + i} is 0x${bytes[i].toString(16)}, expected 0x${want.toString(16)}`,
+      );
+    }
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.length;) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+function closeAll(conns: Deno.Conn[]): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the server.
+    }
+  }
+}
+
+function windowFrom(options: RunOptions) {
+  const warmupEnd = performance.now() + options.warmupSeconds * 1000;
+  return { warmupEnd, end: warmupEnd + options.seconds * 1000 };
+}
+
+function ticker(options: RunOptions, describe: () => string): ReturnType<typeof setInterval> {
+  return setInterval(() => options.onProgress?.(describe()), 500);
+}
+
+/** Starts measuring this process's CPU time; the returned function gives CPU time over wall time. */
+function measureCpu(): () => number {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  return () => {
+    const { user, system } = process.cpuUsage(cpu);
+    return (user + system) / 1000 / (performance.now() - wall);
+  };
+}
+
+/** The resident memory of a process, in KiB, from `ps` (reading another process's /proc needs every permission). */
+async function residentKib(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] })
+    .output();
+  return Number(new TextDecoder().decode(stdout).trim());
+}
