@@ -62,11 +62,15 @@ export function startRead(conn: Deno.Conn, buffer: Uint8Array): Promise<number |
  * @param ms The time limit; `undefined` waits for as long as it takes.
  * @returns The promise's value, or {@linkcode TIMED_OUT}.
  */
-export async function withTimeout<T>(
+export function withTimeout<T>(
   promise: Promise<T>,
   ms: number | undefined,
 ): Promise<T | typeof TIMED_OUT> {
-  if (ms === undefined) return await promise;
+  // The common case, on every read and write: no timer, and no extra promise either.
+  return ms === undefined ? promise : raceTimer(promise, ms);
+}
+
+async function raceTimer<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
     timer = setTimeout(resolve, ms, TIMED_OUT);

@@ -261,15 +261,14 @@ export interface Turn {
  */
 export class ServerConversation {
   readonly #framer: MessageFramer;
-  readonly #tooLongLine: Uint8Array;
+  readonly #maxMessageBytes: number;
   #closed = false;
   #messages = 0;
 
   /** Starts a conversation with the given limit. */
   constructor(options: FramingOptions = {}) {
     this.#framer = new MessageFramer(options);
-    const limit = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.#tooLongLine = encoder.encode(`ERROR message too long (limit ${limit} bytes)\n`);
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** How many messages have been received, the disconnect command included. */
@@ -285,7 +284,29 @@ export class ServerConversation {
    */
   receive(chunk: Uint8Array): Turn {
     if (this.#closed) return { reply: EMPTY };
-    return this.#answer(this.#framer.push(chunk));
+    if (this.#framer.pendingBytes > 0) return this.#answer(this.#framer.push(chunk));
+    // Fast path, the same rules: whole ASCII lines are answered straight from the
+    // chunk in one pass, uppercased as they are copied (their terminators are
+    // their replies' terminators). The first line that is not plain ASCII or is
+    // over the limit, and everything after it, take the general path.
+    const fast = new Uint8Array(chunk.length);
+    let start = 0;
+    for (let end = chunk.indexOf(LF); end !== -1; end = chunk.indexOf(LF, start)) {
+      if (!copyUppercaseAscii(chunk, start, end + 1, fast)) break;
+      const crlf = end > start && chunk[end - 1] === CR;
+      if (end - start - (crlf ? 1 : 0) > this.#maxMessageBytes) break;
+      this.#messages++;
+      if (
+        mayBeDisconnectCommand(chunk, start, end) &&
+        isDisconnectCommand(decoder.decode(chunk.subarray(start, end)))
+      ) {
+        return this.#close([fast.subarray(0, start)], "disconnect command");
+      }
+      start = end + 1;
+    }
+    if (start === chunk.length) return { reply: fast.subarray(0, start) };
+    const rest = this.#answer(this.#framer.push(chunk.subarray(start)));
+    return { reply: concat([fast.subarray(0, start), rest.reply]), close: rest.close };
   }
 
   /**
@@ -315,14 +336,17 @@ export class ServerConversation {
     for (const message of messages) {
       this.#messages++;
       if (
-        mayBeDisconnectCommand(message.bytes) && isDisconnectCommand(decoder.decode(message.bytes))
+        mayBeDisconnectCommand(message.bytes, 0, message.bytes.length) &&
+        isDisconnectCommand(decoder.decode(message.bytes))
       ) {
         return this.#close(replies, "disconnect command");
       }
       replies.push(uppercaseReply(message));
     }
     if (this.#framer.exceeded) {
-      replies.push(this.#tooLongLine);
+      replies.push(
+        encoder.encode(`ERROR message too long (limit ${this.#maxMessageBytes} bytes)\n`),
+      );
       return this.#close(replies, "message too long");
     }
     return { reply: concat(replies) };
@@ -336,6 +360,7 @@ export class ServerConversation {
 
 /** Joins byte arrays into one, without copying when there is only one. */
 export function concat(parts: Uint8Array[]): Uint8Array {
+  parts = parts.filter((part) => part.length > 0);
   if (parts.length === 0) return EMPTY;
   if (parts.length === 1) return parts[0];
   let length = 0;
@@ -385,6 +410,24 @@ function endsInsideCharacter(bytes: Uint8Array): boolean {
   return false;
 }
 
+/**
+ * Copies `bytes[start..end)` to the same place in `target`, uppercased, if they
+ * are all ASCII; returns false, having copied part at most, if they are not.
+ */
+function copyUppercaseAscii(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+): boolean {
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i];
+    if (byte >= 0x80) return false;
+    target[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
+  }
+  return true;
+}
+
 function isAscii(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return false;
   return true;
@@ -423,14 +466,14 @@ function uppercaseText(validUtf8: Uint8Array): Uint8Array {
 const isAsciiSpace = (byte: number) => byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
 
 /**
- * Cheap byte test that rules out almost every ordinary message before the full
- * check decodes it: once ASCII whitespace is skipped, the command can only
+ * Cheap byte test on `bytes[start..end)` that rules out almost every ordinary
+ * message before the full check decodes it: once ASCII whitespace is skipped, the command can only
  * start with `D`, `d` or a non-ASCII byte (`Ď` and the like) and end likewise with `N`.
  */
-function mayBeDisconnectCommand(bytes: Uint8Array): boolean {
-  let first = 0;
-  while (first < bytes.length && isAsciiSpace(bytes[first])) first++;
-  let last = bytes.length - 1;
+function mayBeDisconnectCommand(bytes: Uint8Array, start: number, end: number): boolean {
+  let first = start;
+  while (first < end && isAsciiSpace(bytes[first])) first++;
+  let last = end - 1;
   while (last > first && isAsciiSpace(bytes[last])) last--;
   if (first >= last) return false;
   const head = bytes[first] | 0x20, tail = bytes[last] | 0x20;

@@ -259,7 +259,8 @@ function converse(chunks: Uint8Array[], options = {}) {
   const last = conversation.end();
   written.push(last.reply);
   close ??= last.close;
-  return { written: text(Uint8Array.from(written.flatMap((w) => [...w]))), close, conversation };
+  const bytes = written.flatMap((w) => [...w]);
+  return { written: text(Uint8Array.from(bytes)), bytes, close, conversation };
 }
 
 Deno.test("ServerConversation answers in order and answers the unterminated rest at end of input", () => {
@@ -313,6 +314,7 @@ const PIECES = [
   "日本",
   "DESCONEXION",
   " desconexión\n",
+  "una linea ascii larga\n",
 ]
   .map(bytes);
 const streamArbitrary = fc.array(
@@ -407,5 +409,36 @@ Deno.test("uppercaseReply of any bytes decodes to the uppercased decoding, inval
         continuationBytes,
       );
     }),
+  );
+});
+
+Deno.test("ServerConversation answers every byte stream as the rules say, fast path included", () => {
+  fc.assert(
+    fc.property(
+      streamArbitrary,
+      cutsArbitrary,
+      fc.integer({ min: 1, max: 40 }),
+      (stream, cuts, limit) => {
+        // The rules applied one by one to the specification's messages.
+        const { messages, exceeded } = referenceFrames(stream, limit);
+        const want: number[] = [];
+        let close = exceeded ? "message too long" : "end of input";
+        for (const [body, terminator] of messages) {
+          if (isDisconnectCommand(lenient.decode(Uint8Array.from(body)))) {
+            close = "disconnect command";
+            break;
+          }
+          want.push(...uppercaseReply({ bytes: Uint8Array.from(body), terminator }));
+        }
+        if (close === "message too long") {
+          want.push(
+            ...bytes(`ERROR message too long (limit ${limit} bytes)\n`),
+          );
+        }
+        const got = converse(chunked(stream, cuts), { maxMessageBytes: limit });
+        assert.deepEqual([got.bytes, got.close], [want, close]);
+      },
+    ),
+    { numRuns: 3000 },
   );
 });

@@ -41,7 +41,8 @@ export const STOP_GRACE_MS = 1_000;
 /** Default most connections served at once. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
-const FIRST_READ_BUFFER_BYTES = 4 * 1024;
+// Small, so an idle connection costs little; a read that fills it grows it.
+const FIRST_READ_BUFFER_BYTES = 512;
 const MAX_READ_BUFFER_BYTES = 64 * 1024;
 const FIRST_ACCEPT_BACKOFF_MS = 5;
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
@@ -345,7 +346,7 @@ class Connection {
     const turn = this.#conversation.receive(this.#buffer.subarray(0, bytesRead));
     // A full buffer means a busy client: read bigger chunks from now on.
     if (bytesRead === this.#buffer.length && this.#buffer.length < MAX_READ_BUFFER_BYTES) {
-      this.#buffer = new Uint8Array(this.#buffer.length * 4);
+      this.#buffer = new Uint8Array(Math.min(this.#buffer.length * 4, MAX_READ_BUFFER_BYTES));
     }
     return turn;
   }
