@@ -10,7 +10,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { idle, type Measurement, pingPong, pipelined, ReplyMismatch, type Target } from "./load.ts";
+import {
+  idle,
+  type Measurement,
+  pingPong,
+  pipelined,
+  ReplyMismatch,
+  type RunOptions,
+  type Target,
+} from "./load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const GENERATOR_CORE = "0";
@@ -33,6 +41,11 @@ interface ServerUnderTest {
   target: Target;
   pid?: number;
   stop(): Promise<void>;
+}
+
+interface Scenario {
+  title: string;
+  run(server: ServerUnderTest, options: RunOptions): Promise<Measurement>;
 }
 
 interface Results {
@@ -87,33 +100,44 @@ async function main(args: string[]): Promise<number> {
     );
   }
 
-  for (const start of starters) {
-    const server = await start();
-    const progress = (text: string) => report(`${server.name}: ${text}`);
-    const options = { warmupSeconds: 1, seconds, onProgress: progress };
-    const measurements: Measurement[] = [];
-    try {
-      for (const connections of [1, 100, 1000]) {
-        progress(`ping-pong with ${connections} connections`);
-        measurements.push(await pingPong(server.target, connections, options));
+  // Every server runs at once, and each scenario runs on each server in turn, so
+  // a machine that slows down for a while slows them alike.
+  const servers: ServerUnderTest[] = [];
+  try {
+    for (const start of starters) servers.push(await start());
+    const scenarios: Scenario[] = [
+      ...[1, 100, 1000].map((n): Scenario => ({
+        title: `ping-pong with ${n} connections`,
+        run: (server, options) => pingPong(server.target, n, options),
+      })),
+      ...[1, 10].map((n): Scenario => ({
+        title: `pipelined with ${n} connections`,
+        run: (server, options) => pipelined(server.target, n, 128, options),
+      })),
+      {
+        title: `${idleConnections} idle connections`,
+        run: (server, options) => idle(server.target, idleConnections, server.pid, options),
+      },
+    ];
+    results.servers = servers.map((server) => ({ name: server.name, measurements: [] }));
+    for (const { title, run } of scenarios) {
+      for (const [i, server] of servers.entries()) {
+        const progress = (text: string) => report(`${server.name}: ${text}`);
+        progress(title);
+        results.servers[i].measurements.push(
+          await run(server, { warmupSeconds: 1, seconds, onProgress: progress }),
+        );
       }
-      for (const connections of [1, 10]) {
-        progress(`pipelined with ${connections} connections`);
-        measurements.push(await pipelined(server.target, connections, 128, options));
-      }
-      progress(`${idleConnections} idle connections`);
-      measurements.push(await idle(server.target, idleConnections, server.pid, options));
-    } catch (error) {
-      report("");
-      if (error instanceof ReplyMismatch) {
-        console.error(`Cannot benchmark ${server.name}: wrong reply: ${error.message}`);
-        return 1;
-      }
-      throw error;
-    } finally {
-      await server.stop();
     }
-    results.servers.push({ name: server.name, measurements });
+  } catch (error) {
+    report("");
+    if (error instanceof ReplyMismatch) {
+      console.error(`Cannot benchmark: wrong reply: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    for (const server of servers) await server.stop();
   }
   report("");
 
@@ -174,9 +198,12 @@ async function pinToCore(pid: number, core: string): Promise<boolean> {
 }
 
 async function describeMachine(pinned: boolean): Promise<Results["machine"]> {
-  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(
-    /model name\s*:\s*(.*)/,
-  )?.[1];
+  // lscpu, because reading /proc/cpuinfo directly needs every permission.
+  const cpu = await new Deno.Command("lscpu").output()
+    .then(
+      (out) => new TextDecoder().decode(out.stdout).match(/Model name:\s*(.*)/)?.[1],
+      () => undefined,
+    );
   const node = await new Deno.Command("node", { args: ["--version"] }).output()
     .then((out) => new TextDecoder().decode(out.stdout).trim(), () => "not found");
   return {
@@ -310,7 +337,7 @@ function renderChart(results: Results): string {
       );
       const shown = value >= 100 ? Math.round(value).toLocaleString("en-US") : value.toFixed(2);
       parts.push(
-        `<text x="${left + w + 6}" y="${y + 13}" font-size="12">${
+        `<text x="${(left + w + 6).toFixed(1)}" y="${y + 13}" font-size="12">${
           escape(`${shown}  ${results.servers[i].name}`)
         }</text>`,
       );
