@@ -333,7 +333,11 @@ class Connection {
   async #write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
     this.#writing = true;
-    await writeAll(this.#conn, bytes, this.#settings.idleTimeoutMs);
+    const stallMs = this.#settings.idleTimeoutMs;
+    // Most replies go out in one write: only a partial write, or a stall limit,
+    // needs writeAll's loop and timers.
+    const written = stallMs === undefined ? await this.#conn.write(bytes) : 0;
+    if (written < bytes.length) await writeAll(this.#conn, bytes.subarray(written), stallMs);
     this.#writing = false;
     this.#bytesOut += bytes.length;
   }
@@ -342,7 +346,7 @@ class Connection {
     this.#read = undefined;
     if (bytesRead === null) return this.#conversation.end();
     this.#bytesIn += bytesRead;
-    this.#lastInputAt = performance.now();
+    if (this.#settings.idleTimeoutMs !== undefined) this.#lastInputAt = performance.now();
     const turn = this.#conversation.receive(this.#buffer.subarray(0, bytesRead));
     // A full buffer means a busy client: read bigger chunks from now on.
     if (bytesRead === this.#buffer.length && this.#buffer.length < MAX_READ_BUFFER_BYTES) {

@@ -11,6 +11,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  cpuSeconds,
   idle,
   type Measurement,
   pingPong,
@@ -124,9 +125,14 @@ async function main(args: string[]): Promise<number> {
       for (const [i, server] of servers.entries()) {
         const progress = (text: string) => report(`${server.name}: ${text}`);
         progress(title);
-        results.servers[i].measurements.push(
-          await run(server, { warmupSeconds: 1, seconds, onProgress: progress }),
-        );
+        const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
+        const started = performance.now();
+        const measurement = await run(server, { warmupSeconds: 1, seconds, onProgress: progress });
+        if (server.pid && cpuBefore !== undefined) {
+          const wallSeconds = (performance.now() - started) / 1000;
+          measurement.serverCpu = (await cpuSeconds(server.pid) - cpuBefore) / wallSeconds;
+        }
+        results.servers[i].measurements.push(measurement);
       }
     }
   } catch (error) {
@@ -240,6 +246,8 @@ function renderTable(results: Results): string {
     "p99.9 ms",
     "max ms",
     "KiB/conn",
+    "server CPU",
+    "msgs/CPU-s",
     "generator CPU",
   ]];
   const number = (n: number | undefined, digits = 0) =>
@@ -259,6 +267,8 @@ function renderTable(results: Results): string {
         number(m.latencyMs?.p999, 3),
         number(m.latencyMs?.max, 3),
         number(m.serverKibPerConnection, 2),
+        m.serverCpu === undefined ? "" : `${Math.round(m.serverCpu * 100)}%`,
+        m.scenario === "idle" ? "" : number(perServerCpuSecond(m)),
         `${Math.round(m.generatorCpu * 100)}%`,
       ]);
     }
@@ -278,10 +288,15 @@ function renderTable(results: Results): string {
     "",
     ...lines,
     "",
-    "generator CPU is the load generator's CPU time over wall time (100% = one core busy): near 100%,",
-    "the generator, not the server, may be the limit.",
+    "server CPU and generator CPU are CPU time over wall time (100% = one core busy). When the",
+    "generator is near 100%, it, not the server, is the limit; msgs/CPU-s (messages per second of",
+    "server CPU) then still compares the servers' efficiency.",
     ...renderRatios(results),
   ].join("\n");
+}
+
+function perServerCpuSecond(m: Measurement): number | undefined {
+  return m.serverCpu ? m.messagesPerSecond / m.serverCpu : undefined;
 }
 
 function renderRatios(results: Results): string[] {
@@ -291,6 +306,10 @@ function renderRatios(results: Results): string[] {
   ours.measurements.forEach((m, i) => {
     const b = baseline.measurements[i];
     const parts = [`${(m.messagesPerSecond / b.messagesPerSecond).toFixed(2)}× messages/s`];
+    const ours = perServerCpuSecond(m), theirs = perServerCpuSecond(b);
+    if (m.scenario !== "idle" && ours && theirs) {
+      parts.push(`${(ours / theirs).toFixed(2)}× messages per server CPU-second`);
+    }
     if (m.latencyMs && b.latencyMs) {
       parts.push(`p99 ${m.latencyMs.p99.toFixed(3)} vs ${b.latencyMs.p99.toFixed(3)} ms`);
     }

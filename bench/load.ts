@@ -42,6 +42,8 @@ export interface Measurement {
   serverKibPerConnection?: number;
   /** How busy the load generator was: CPU time over wall time, 1 = one core. */
   generatorCpu: number;
+  /** How busy the server was, the same way, when its PID is known. */
+  serverCpu?: number;
 }
 
 /** Shared by every scenario: how long to warm up and to measure, and progress reports. */
@@ -303,4 +305,16 @@ async function residentKib(pid: number): Promise<number> {
   const { stdout } = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] })
     .output();
   return Number(new TextDecoder().decode(stdout).trim());
+}
+
+/**
+ * Samples a process's CPU time, user and system, in seconds, from
+ * `/proc/<pid>/stat` through `cat`: Deno reads another process's /proc only
+ * with every permission. Clock ticks are taken to be 100 a second, as on Linux.
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).output();
+  // The command name, in parentheses, may hold spaces: count fields after it.
+  const fields = new TextDecoder().decode(stdout).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
