@@ -18,7 +18,9 @@ import * as readline from "node:readline";
 import { Readable, Writable } from "node:stream";
 import {
   concat,
+  DEFAULT_HOSTNAME,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_PORT,
   DISCONNECT_COMMAND,
   isDisconnectCommand,
   type Message,
@@ -26,12 +28,6 @@ import {
 } from "./protocol.ts";
 import { describeNetworkError, startRead, TIMED_OUT, withTimeout, writeAll } from "./io.ts";
 import { integerFlag, parseFlags, reportUsageError, UsageError, VERSION } from "./cli.ts";
-
-/** The server address the client connects to unless told otherwise. */
-export const DEFAULT_HOSTNAME = "127.0.0.1";
-
-/** The port the client connects to unless told otherwise. */
-export const DEFAULT_PORT = 5000;
 
 /** Quiet pause, in ms, that ends a reply from servers that send no newline. */
 export const DEFAULT_REPLY_QUIET_MS = 150;

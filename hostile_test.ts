@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
-import { Peer, startServer } from "./test_helpers.ts";
+import { Peer, roundTripsFromManyClients, startServer } from "./test_helpers.ts";
 import type { UppercaseServer } from "./server.ts";
 
 /** Proves the server still answers a new client, and promptly: a round trip, no timing. */
@@ -96,13 +96,7 @@ Deno.test("server handles 2,000 connect/close cycles in a row and holds no conne
 
 Deno.test("server serves 1,000 clients at once, each doing 10 round trips", async () => {
   await using server = startServer({ log: null });
-  await Promise.all(Array.from({ length: 1000 }, async (_, client) => {
-    using peer = await Peer.connect(server.addr);
-    for (let round = 0; round < 10; round++) {
-      await peer.send(`c${client} r${round}\n`);
-      assert.equal(await peer.readLine(), `C${client} R${round}\n`);
-    }
-  }));
+  await roundTripsFromManyClients(server.addr, 1000, 10);
 });
 
 Deno.test("server answers a new client at once while 200 clients trickle one byte at a time", async () => {

@@ -7,7 +7,14 @@
 
 import assert from "node:assert/strict";
 import { stripVTControlCharacters } from "node:util";
-import { collector, keyboard, Peer, startServer, textStream } from "./test_helpers.ts";
+import {
+  collector,
+  keyboard,
+  Peer,
+  roundTripsFromManyClients,
+  startServer,
+  textStream,
+} from "./test_helpers.ts";
 import { EXIT, runClient } from "./client.ts";
 
 Deno.test("manual test 1: hola servidor comes back as HOLA SERVIDOR", async () => {
@@ -77,13 +84,7 @@ Deno.test("server answers a message over the limit with an ERROR line and closes
 
 Deno.test("server serves many clients at once, each getting its own replies in order", async () => {
   await using server = startServer({ log: null });
-  await Promise.all(Array.from({ length: 50 }, async (_, client) => {
-    using peer = await Peer.connect(server.addr);
-    for (let round = 0; round < 10; round++) {
-      await peer.send(`cliente ${client} ronda ${round}\n`);
-      assert.equal(await peer.readLine(), `CLIENTE ${client} RONDA ${round}\n`);
-    }
-  }));
+  await roundTripsFromManyClients(server.addr, 50, 10);
 });
 
 Deno.test("DESCONEXION from one client leaves the others connected and new clients are accepted", async () => {

@@ -28,6 +28,13 @@
  * @module
  */
 
+/** The address the server listens on and the client connects to: IPv4 loopback, which
+ * every localhost client reaches, IPv4-only ones included. */
+export const DEFAULT_HOSTNAME = "127.0.0.1";
+
+/** The port the server listens on and the client connects to. */
+export const DEFAULT_PORT = 5000;
+
 /** The message that asks the server to close the connection. */
 export const DISCONNECT_COMMAND = "DESCONEXION";
 

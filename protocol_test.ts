@@ -323,6 +323,17 @@ const streamArbitrary = fc.array(
 ).map((parts) => Uint8Array.from(parts.flatMap((p) => [...p])));
 const cutsArbitrary = fc.array(fc.nat(), { maxLength: 12 });
 
+/** Checks `property` for any byte stream, any chunking of it and any limit from 1 to 40 bytes. */
+function forAnyStream(
+  property: (stream: Uint8Array, cuts: number[], limit: number) => void,
+  numRuns = 2000,
+) {
+  fc.assert(
+    fc.property(streamArbitrary, cutsArbitrary, fc.integer({ min: 1, max: 40 }), property),
+    { numRuns },
+  );
+}
+
 function chunked(stream: Uint8Array, cuts: number[]): Uint8Array[] {
   const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
   return [0, ...points].map((from, i) => stream.slice(from, [...points, stream.length][i]));
@@ -345,40 +356,24 @@ function referenceFrames(stream: Uint8Array, maxMessageBytes: number) {
 }
 
 Deno.test("MessageFramer gives the specification's messages for any chunking of any byte stream", () => {
-  fc.assert(
-    fc.property(
-      streamArbitrary,
-      cutsArbitrary,
-      fc.integer({ min: 1, max: 40 }),
-      (stream, cuts, limit) => {
-        const framer = new MessageFramer({ maxMessageBytes: limit });
-        const messages: [number[], Terminator][] = [];
-        for (const chunk of chunked(stream, cuts)) {
-          for (const m of framer.push(chunk)) messages.push([[...m.bytes], m.terminator]);
-        }
-        const last = framer.flush();
-        if (last) messages.push([[...last.bytes], last.terminator]);
-        assert.deepEqual({ messages, exceeded: framer.exceeded }, referenceFrames(stream, limit));
-      },
-    ),
-    { numRuns: 2000 },
-  );
+  forAnyStream((stream, cuts, limit) => {
+    const framer = new MessageFramer({ maxMessageBytes: limit });
+    const messages: [number[], Terminator][] = [];
+    for (const chunk of chunked(stream, cuts)) {
+      for (const m of framer.push(chunk)) messages.push([[...m.bytes], m.terminator]);
+    }
+    const last = framer.flush();
+    if (last) messages.push([[...last.bytes], last.terminator]);
+    assert.deepEqual({ messages, exceeded: framer.exceeded }, referenceFrames(stream, limit));
+  });
 });
 
 Deno.test("ServerConversation gives the same replies for any chunking of any byte stream", () => {
-  fc.assert(
-    fc.property(
-      streamArbitrary,
-      cutsArbitrary,
-      fc.integer({ min: 1, max: 40 }),
-      (stream, cuts, limit) => {
-        const whole = converse([stream], { maxMessageBytes: limit });
-        const pieces = converse(chunked(stream, cuts), { maxMessageBytes: limit });
-        assert.deepEqual([pieces.written, pieces.close], [whole.written, whole.close]);
-      },
-    ),
-    { numRuns: 2000 },
-  );
+  forAnyStream((stream, cuts, limit) => {
+    const whole = converse([stream], { maxMessageBytes: limit });
+    const pieces = converse(chunked(stream, cuts), { maxMessageBytes: limit });
+    assert.deepEqual([pieces.written, pieces.close], [whole.written, whole.close]);
+  });
 });
 
 Deno.test("uppercaseReply of valid text equals toUpperCase of the text", () => {
@@ -413,32 +408,24 @@ Deno.test("uppercaseReply of any bytes decodes to the uppercased decoding, inval
 });
 
 Deno.test("ServerConversation answers every byte stream as the rules say, fast path included", () => {
-  fc.assert(
-    fc.property(
-      streamArbitrary,
-      cutsArbitrary,
-      fc.integer({ min: 1, max: 40 }),
-      (stream, cuts, limit) => {
-        // The rules applied one by one to the specification's messages.
-        const { messages, exceeded } = referenceFrames(stream, limit);
-        const want: number[] = [];
-        let close = exceeded ? "message too long" : "end of input";
-        for (const [body, terminator] of messages) {
-          if (isDisconnectCommand(lenient.decode(Uint8Array.from(body)))) {
-            close = "disconnect command";
-            break;
-          }
-          want.push(...uppercaseReply({ bytes: Uint8Array.from(body), terminator }));
-        }
-        if (close === "message too long") {
-          want.push(
-            ...bytes(`ERROR message too long (limit ${limit} bytes)\n`),
-          );
-        }
-        const got = converse(chunked(stream, cuts), { maxMessageBytes: limit });
-        assert.deepEqual([got.bytes, got.close], [want, close]);
-      },
-    ),
-    { numRuns: 3000 },
-  );
+  forAnyStream((stream, cuts, limit) => {
+    // The rules applied one by one to the specification's messages.
+    const { messages, exceeded } = referenceFrames(stream, limit);
+    const want: number[] = [];
+    let close = exceeded ? "message too long" : "end of input";
+    for (const [body, terminator] of messages) {
+      if (isDisconnectCommand(lenient.decode(Uint8Array.from(body)))) {
+        close = "disconnect command";
+        break;
+      }
+      want.push(...uppercaseReply({ bytes: Uint8Array.from(body), terminator }));
+    }
+    if (close === "message too long") {
+      want.push(
+        ...bytes(`ERROR message too long (limit ${limit} bytes)\n`),
+      );
+    }
+    const got = converse(chunked(stream, cuts), { maxMessageBytes: limit });
+    assert.deepEqual([got.bytes, got.close], [want, close]);
+  }, 3000);
 });

@@ -14,7 +14,9 @@
 import {
   type CloseReason,
   DEFAULT_FLUSH_DELAY_MS,
+  DEFAULT_HOSTNAME,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_PORT,
   ServerConversation,
 } from "./protocol.ts";
 import {
@@ -28,12 +30,6 @@ import {
   writeAll,
 } from "./io.ts";
 import { integerFlag, parseFlags, reportUsageError, UsageError, VERSION } from "./cli.ts";
-
-/** The address the server listens on unless told otherwise: IPv4 loopback. */
-export const DEFAULT_HOSTNAME = "127.0.0.1";
-
-/** The port the server listens on unless told otherwise. */
-export const DEFAULT_PORT = 5000;
 
 /** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
 export const STOP_GRACE_MS = 1_000;

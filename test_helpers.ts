@@ -6,6 +6,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { serve, type ServeOptions, type UppercaseServer } from "./server.ts";
 
 const encoder = new TextEncoder();
@@ -129,6 +130,24 @@ export class Peer implements Disposable {
     this.#received = joined;
     return true;
   }
+}
+
+/**
+ * Connects `clients` peers at once; each does `rounds` round trips with its own
+ * lines and checks that it gets exactly its own replies, in order.
+ */
+export async function roundTripsFromManyClients(
+  addr: Deno.NetAddr,
+  clients: number,
+  rounds: number,
+): Promise<void> {
+  await Promise.all(Array.from({ length: clients }, async (_, client) => {
+    using peer = await Peer.connect(addr);
+    for (let round = 0; round < rounds; round++) {
+      await peer.send(`cliente ${client} ronda ${round}\n`);
+      assert.equal(await peer.readLine(), `CLIENTE ${client} RONDA ${round}\n`);
+    }
+  }));
 }
 
 /** An in-memory writable stream whose text can be read and awaited. */
