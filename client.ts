@@ -308,8 +308,9 @@ async function converse(
       while (typed.length === 0) {
         const event = await Promise.race([input.wait(), interrupted, serverGone]);
         if (event === "gone") {
-          out.write("\n"); // leave the prompt's line before saying so
-          throw connectionLost(replies, "while you were typing");
+          // Leave the prompt's line first, on the same stream as the message, so they stay in order.
+          const lost = connectionLost(replies, "while you were typing");
+          throw new SessionEnd(lost.status, `\n${lost.message}`);
         }
         if (event === "interrupt") return await leave(EXIT.INTERRUPTED);
       }

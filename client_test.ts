@@ -129,7 +129,7 @@ Deno.test("client at a terminal says at once when the server goes away while the
   assert.equal(await session.status, EXIT.CONNECTION_LOST);
   assert.equal(
     session.errors.text(),
-    "Connection lost while you were typing: the server closed the connection\n",
+    "\nConnection lost while you were typing: the server closed the connection\n",
   );
 });
 
@@ -142,7 +142,7 @@ Deno.test("client at a terminal reports a reset by the server and exits 4", asyn
   assert.equal(await session.status, EXIT.CONNECTION_LOST);
   assert.match(
     session.errors.text(),
-    /^Connection lost (before it answered|while you were typing): connection reset by peer\n$/,
+    /^\n?Connection lost (before it answered|while you were typing): connection reset by peer\n$/,
   );
 });
 
