@@ -82,14 +82,14 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
  *
  * @example Framing CRLF split across chunks
  * ```ts
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  * import { MessageFramer } from "./protocol.ts";
  *
  * const framer = new MessageFramer();
  * const text = (m: { bytes: Uint8Array }) => new TextDecoder().decode(m.bytes);
- * assertEquals(framer.push(new TextEncoder().encode("hola\r")).length, 0);
+ * assert.equal(framer.push(new TextEncoder().encode("hola\r")).length, 0);
  * const [message] = framer.push(new TextEncoder().encode("\n"));
- * assertEquals([text(message), message.terminator], ["hola", "\r\n"]);
+ * assert.deepEqual([text(message), message.terminator], ["hola", "\r\n"]);
  * ```
  */
 export class MessageFramer {
@@ -204,7 +204,7 @@ export class MessageFramer {
  *
  * @example Recognising the command
  * ```ts
- * import { assert } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  * import { isDisconnectCommand } from "./protocol.ts";
  *
  * assert(isDisconnectCommand(" Desconexión\r\n"));
@@ -222,11 +222,11 @@ export function isDisconnectCommand(text: string): boolean {
  *
  * @example Uppercasing a line
  * ```ts
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  * import { uppercaseReply } from "./protocol.ts";
  *
  * const reply = uppercaseReply({ bytes: new TextEncoder().encode("hola servidor"), terminator: "\n" });
- * assertEquals(new TextDecoder().decode(reply), "HOLA SERVIDOR\n");
+ * assert.equal(new TextDecoder().decode(reply), "HOLA SERVIDOR\n");
  * ```
  */
 export function uppercaseReply(message: Message): Uint8Array {
@@ -257,13 +257,13 @@ export interface Turn {
  *
  * @example Answering, then disconnecting
  * ```ts
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  * import { ServerConversation } from "./protocol.ts";
  *
  * const conversation = new ServerConversation();
  * const turn = conversation.receive(new TextEncoder().encode("hola\nDESCONEXION\nignored\n"));
- * assertEquals(new TextDecoder().decode(turn.reply), "HOLA\n");
- * assertEquals(turn.close, "disconnect command");
+ * assert.equal(new TextDecoder().decode(turn.reply), "HOLA\n");
+ * assert.equal(turn.close, "disconnect command");
  * ```
  */
 export class ServerConversation {

@@ -115,7 +115,7 @@ export interface UppercaseServer extends AsyncDisposable {
  *
  * @example Answering one message
  * ```ts
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  * import { serve } from "./server.ts";
  *
  * await using server = serve({ port: 0, log: null });
@@ -123,7 +123,7 @@ export interface UppercaseServer extends AsyncDisposable {
  * await conn.write(new TextEncoder().encode("hola servidor\n"));
  * const buffer = new Uint8Array(64);
  * const n = await conn.read(buffer);
- * assertEquals(new TextDecoder().decode(buffer.subarray(0, n!)), "HOLA SERVIDOR\n");
+ * assert.equal(new TextDecoder().decode(buffer.subarray(0, n!)), "HOLA SERVIDOR\n");
  * ```
  *
  * @param options Where to listen and the protocol's limits.
