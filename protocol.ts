@@ -231,7 +231,8 @@ export function isDisconnectCommand(text: string): boolean {
  */
 export function uppercaseReply(message: Message): Uint8Array {
   const { bytes, terminator } = message;
-  const body = isAscii(bytes) ? uppercaseAscii(bytes) : uppercaseUtf8(bytes);
+  const ascii = new Uint8Array(bytes.length);
+  const body = copyUppercaseAscii(bytes, 0, bytes.length, ascii) ? ascii : uppercaseUtf8(bytes);
   if (terminator === "") return body;
   const reply = new Uint8Array(body.length + terminator.length);
   reply.set(body);
@@ -303,10 +304,7 @@ export class ServerConversation {
       const crlf = end > start && chunk[end - 1] === CR;
       if (end - start - (crlf ? 1 : 0) > this.#maxMessageBytes) break;
       this.#messages++;
-      if (
-        mayBeDisconnectCommand(chunk, start, end) &&
-        isDisconnectCommand(decoder.decode(chunk.subarray(start, end)))
-      ) {
+      if (isDisconnectMessage(chunk, start, end)) {
         return this.#close([fast.subarray(0, start)], "disconnect command");
       }
       start = end + 1;
@@ -342,10 +340,7 @@ export class ServerConversation {
     const replies: Uint8Array[] = [];
     for (const message of messages) {
       this.#messages++;
-      if (
-        mayBeDisconnectCommand(message.bytes, 0, message.bytes.length) &&
-        isDisconnectCommand(decoder.decode(message.bytes))
-      ) {
+      if (isDisconnectMessage(message.bytes, 0, message.bytes.length)) {
         return this.#close(replies, "disconnect command");
       }
       replies.push(uppercaseReply(message));
@@ -435,20 +430,6 @@ function copyUppercaseAscii(
   return true;
 }
 
-function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return false;
-  return true;
-}
-
-function uppercaseAscii(bytes: Uint8Array): Uint8Array {
-  const upper = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) {
-    const byte = bytes[i];
-    upper[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
-  }
-  return upper;
-}
-
 function uppercaseUtf8(bytes: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = [];
   let i = 0;
@@ -472,9 +453,15 @@ function uppercaseText(validUtf8: Uint8Array): Uint8Array {
 
 const isAsciiSpace = (byte: number) => byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
 
+/** Rule 5 on the bytes `bytes[start..end)`, decoding them only when a cheap test allows it. */
+function isDisconnectMessage(bytes: Uint8Array, start: number, end: number): boolean {
+  return mayBeDisconnectCommand(bytes, start, end) &&
+    isDisconnectCommand(decoder.decode(bytes.subarray(start, end)));
+}
+
 /**
- * Cheap byte test on `bytes[start..end)` that rules out almost every ordinary
- * message before the full check decodes it: once ASCII whitespace is skipped, the command can only
+ * Cheap byte test that rules out almost every ordinary message before the full
+ * check decodes it: once ASCII whitespace is skipped, the command can only
  * start with `D`, `d` or a non-ASCII byte (`Ď` and the like) and end likewise with `N`.
  */
 function mayBeDisconnectCommand(bytes: Uint8Array, start: number, end: number): boolean {
