@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { closeQuietly, writeAll } from "./io.ts";
 import { serve, type ServeOptions, type UppercaseServer } from "./server.ts";
 
 const encoder = new TextEncoder();
@@ -69,10 +70,7 @@ export class Peer implements Disposable {
 
   /** Sends text or bytes, all of them. */
   async send(data: string | Uint8Array): Promise<void> {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    for (let written = 0; written < bytes.length;) {
-      written += await this.conn.write(bytes.subarray(written));
-    }
+    await writeAll(this.conn, typeof data === "string" ? encoder.encode(data) : data);
   }
 
   /** Reads until `length` bytes have arrived (or the stream ends) and returns them as text. */
@@ -109,11 +107,7 @@ export class Peer implements Disposable {
   }
 
   [Symbol.dispose](): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed by the test.
-    }
+    closeQuietly(this.conn); // the test may have closed it already
   }
 
   async #fill(): Promise<boolean> {

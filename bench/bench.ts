@@ -11,6 +11,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  commandOutput,
   cpuSeconds,
   idle,
   type Measurement,
@@ -205,13 +206,11 @@ async function pinToCore(pid: number, core: string): Promise<boolean> {
 
 async function describeMachine(pinned: boolean): Promise<Results["machine"]> {
   // lscpu, because reading /proc/cpuinfo directly needs every permission.
-  const cpu = await new Deno.Command("lscpu").output()
-    .then(
-      (out) => new TextDecoder().decode(out.stdout).match(/Model name:\s*(.*)/)?.[1],
-      () => undefined,
-    );
-  const node = await new Deno.Command("node", { args: ["--version"] }).output()
-    .then((out) => new TextDecoder().decode(out.stdout).trim(), () => "not found");
+  const cpu = await commandOutput("lscpu").then(
+    (out) => out.match(/Model name:\s*(.*)/)?.[1],
+    () => undefined,
+  );
+  const node = await commandOutput("node", ["--version"]).catch(() => "not found");
   return {
     cpu: cpu ?? "unknown",
     cores: navigator.hardwareConcurrency,

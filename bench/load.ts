@@ -8,6 +8,7 @@
  */
 
 import process from "node:process";
+import { closeQuietly, writeAll } from "../io.ts";
 
 /** Where the server under test listens. */
 export interface Target {
@@ -265,20 +266,8 @@ function check(bytes: Uint8Array, offset: number): void {
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
-  }
-}
-
 function closeAll(conns: Deno.Conn[]): void {
-  for (const conn of conns) {
-    try {
-      conn.close();
-    } catch {
-      // Already closed by the server.
-    }
-  }
+  for (const conn of conns) closeQuietly(conn); // the server may have closed it already
 }
 
 function windowFrom(options: RunOptions) {
@@ -302,9 +291,7 @@ function measureCpu(): () => number {
 
 /** The resident memory of a process, in KiB, from `ps` (reading another process's /proc needs every permission). */
 async function residentKib(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] })
-    .output();
-  return Number(new TextDecoder().decode(stdout).trim());
+  return Number(await commandOutput("ps", ["-o", "rss=", "-p", String(pid)]));
 }
 
 /**
@@ -313,8 +300,17 @@ async function residentKib(pid: number): Promise<number> {
  * with every permission. Clock ticks are taken to be 100 a second, as on Linux.
  */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).output();
   // The command name, in parentheses, may hold spaces: count fields after it.
-  const fields = new TextDecoder().decode(stdout).split(") ")[1].split(" ");
+  const fields = (await commandOutput("cat", [`/proc/${pid}/stat`])).split(") ")[1].split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Runs a program and returns what it printed, trimmed.
+ *
+ * @throws When the program cannot be started, such as when it is not installed.
+ */
+export async function commandOutput(program: string, args: string[] = []): Promise<string> {
+  const { stdout } = await new Deno.Command(program, { args, stderr: "null" }).output();
+  return new TextDecoder().decode(stdout).trim();
 }
