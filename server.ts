@@ -18,13 +18,13 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PORT,
   ServerConversation,
+  type Turn,
 } from "./protocol.ts";
 import {
   closeGracefully,
   closeQuietly,
   describeNetworkError,
   DRAIN_MS,
-  startRead,
   TIMED_OUT,
   withTimeout,
   writeAll,
@@ -38,7 +38,7 @@ export const STOP_GRACE_MS = 1_000;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
 // Small, so an idle connection costs little; a read that fills it grows it.
-const FIRST_READ_BUFFER_BYTES = 512;
+const FIRST_READ_BUFFER_BYTES = 128;
 const MAX_READ_BUFFER_BYTES = 64 * 1024;
 const FIRST_ACCEPT_BACKOFF_MS = 5;
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
@@ -162,6 +162,11 @@ class Server implements UppercaseServer {
   readonly #stopping = new AbortController();
   #serving = 0;
   #nextId = 1;
+  // One pair of callbacks for every connection, rather than two closures each.
+  readonly #lifecycle: ConnectionLifecycle = {
+    conversationOver: () => this.#serving--,
+    closed: (connection) => this.#connections.delete(connection),
+  };
 
   constructor(listener: Deno.TcpListener, settings: Settings) {
     this.#listener = listener;
@@ -219,9 +224,7 @@ class Server implements UppercaseServer {
       // The slot is freed when the conversation is over, before the drain, so a
       // client that has seen its connection end finds its slot free.
       this.#serving++;
-      const connection = new Connection(id, conn, this.#settings, () => this.#serving--);
-      this.#connections.add(connection);
-      connection.closed.then(() => this.#connections.delete(connection));
+      this.#connections.add(new Connection(id, conn, this.#settings, this.#lifecycle));
     }
     await Promise.all([...this.#connections].map((c) => c.closed));
     await Promise.all(this.#refusals);
@@ -238,6 +241,17 @@ class Server implements UppercaseServer {
   }
 }
 
+/** A protocol turn, or the server's own decision to close an idle connection. */
+type ConnectionTurn = Omit<Turn, "close"> & { close?: CloseReason | "idle timeout" };
+
+/** What a {@linkcode Connection} tells its server, in this order. */
+interface ConnectionLifecycle {
+  /** The conversation is over: its slot is free, though the socket is still draining. */
+  conversationOver(): void;
+  /** The socket is closed. */
+  closed(connection: Connection): void;
+}
+
 /** One client's connection: reads, answers through a {@linkcode ServerConversation}, logs. */
 class Connection {
   readonly closed: Promise<void>;
@@ -245,7 +259,7 @@ class Connection {
   readonly #conn: Deno.TcpConn;
   readonly #settings: Settings;
   readonly #conversation: ServerConversation;
-  readonly #release: () => void;
+  readonly #lifecycle: ConnectionLifecycle;
   readonly #openedAt = performance.now();
   #lastInputAt = this.#openedAt;
   #buffer = new Uint8Array(FIRST_READ_BUFFER_BYTES);
@@ -257,11 +271,16 @@ class Connection {
   #bytesIn = 0;
   #bytesOut = 0;
 
-  constructor(id: number, conn: Deno.TcpConn, settings: Settings, release: () => void) {
+  constructor(
+    id: number,
+    conn: Deno.TcpConn,
+    settings: Settings,
+    lifecycle: ConnectionLifecycle,
+  ) {
     this.#id = id;
     this.#conn = conn;
     this.#settings = settings;
-    this.#release = release;
+    this.#lifecycle = lifecycle;
     this.#conversation = new ServerConversation({ maxMessageBytes: settings.maxMessageBytes });
     this.#settings.log?.(`#${id} ${peerOf(conn)} connected`);
     this.closed = this.#run();
@@ -290,7 +309,7 @@ class Connection {
       reason = this.#stopping ? "server stopping" : describeNetworkError(error);
     }
     this.#finished = true;
-    this.#release();
+    this.#lifecycle.conversationOver();
     await closeGracefully(this.#conn, this.#read);
     clearTimeout(this.#cutTimer);
     const seconds = ((performance.now() - this.#openedAt) / 1000).toFixed(3);
@@ -300,42 +319,46 @@ class Connection {
       } closed (${reason}) after ${this.#conversation.messages} messages, ` +
         `${this.#bytesIn} bytes in, ${this.#bytesOut} bytes out, ${seconds} s`,
     );
+    this.#lifecycle.closed(this);
   }
 
   async #converse(): Promise<CloseReason | "server stopping" | "idle timeout"> {
     this.#conn.setNoDelay(true);
     const idleMs = this.#settings.idleTimeoutMs;
     for (;;) {
-      this.#read ??= startRead(this.#conn, this.#buffer);
+      // Awaited at once, so a read that fails is always handled.
+      this.#read ??= this.#conn.read(this.#buffer);
       const quietMs = this.#conversation.quietDelay(this.#settings.flushDelayMs);
       const idleLeftMs = idleMs === undefined
         ? undefined
         : this.#lastInputAt + idleMs - performance.now();
       const result = await withTimeout(this.#read, earliest(quietMs, idleLeftMs));
       if (this.#stopping) return "server stopping";
-      if (result === TIMED_OUT && idleLeftMs !== undefined && idleLeftMs <= (quietMs ?? Infinity)) {
-        await this.#write(
-          encoder.encode(`ERROR idle timeout (nothing received for ${idleMs! / 1000} s)\n`),
-        );
-        return "idle timeout";
+      let turn: ConnectionTurn;
+      if (result !== TIMED_OUT) turn = this.#take(result);
+      else if (idleLeftMs !== undefined && idleLeftMs <= (quietMs ?? Infinity)) {
+        turn = this.#idleTimeout();
+      } else turn = this.#conversation.quiet();
+      // Written here rather than in a helper: one promise fewer per message.
+      const { reply } = turn;
+      if (reply.length > 0) {
+        this.#writing = true;
+        // Most replies go out in one write: only a partial write, or a stall
+        // limit, needs writeAll's loop and timers.
+        const written = idleMs === undefined ? await this.#conn.write(reply) : 0;
+        if (written < reply.length) await writeAll(this.#conn, reply.subarray(written), idleMs);
+        this.#writing = false;
+        this.#bytesOut += reply.length;
       }
-      const turn = result === TIMED_OUT ? this.#conversation.quiet() : this.#take(result);
-      await this.#write(turn.reply);
       if (turn.close) return turn.close;
       if (this.#stopping) return "server stopping";
     }
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
-    if (bytes.length === 0) return;
-    this.#writing = true;
-    const stallMs = this.#settings.idleTimeoutMs;
-    // Most replies go out in one write: only a partial write, or a stall limit,
-    // needs writeAll's loop and timers.
-    const written = stallMs === undefined ? await this.#conn.write(bytes) : 0;
-    if (written < bytes.length) await writeAll(this.#conn, bytes.subarray(written), stallMs);
-    this.#writing = false;
-    this.#bytesOut += bytes.length;
+  #idleTimeout(): ConnectionTurn {
+    const seconds = this.#settings.idleTimeoutMs! / 1000;
+    const line = `ERROR idle timeout (nothing received for ${seconds} s)\n`;
+    return { reply: encoder.encode(line), close: "idle timeout" };
   }
 
   #take(bytesRead: number | null) {
