@@ -9,7 +9,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import config from "../deno.json" with { type: "json" };
 import {
   commandOutput,
   cpuSeconds,
@@ -21,6 +21,8 @@ import {
   type RunOptions,
   type Target,
 } from "./load.ts";
+import { integerFlag, parseFlags, reportUsageError, UsageError } from "../cli.ts";
+import { epollAvailable, pingPongThroughEpoll } from "./epoll_load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const GENERATOR_CORE = "0";
@@ -33,7 +35,9 @@ Options:
   --host <address>   Measure the server already listening there instead of starting ours
   --port <n>         Its port (with --host; default 5000)
   --seconds <n>      Measured seconds per scenario, after 1 s of warm-up (default 3)
-  --quick            A short run: 1 s per scenario and 1,000 idle connections
+  --rounds <n>       Runs of each scenario on each server, taking turns; the
+                     median by messages/s is reported (default 3)
+  --quick            A short run: 1 s per scenario, 1 round, 1,000 idle connections
   --json             Print the results as JSON instead of a table
   --svg <file>       Where to write the chart (default bench/results.svg)
   -h, --help         Show this help`;
@@ -47,6 +51,8 @@ interface ServerUnderTest {
 
 interface Scenario {
   title: string;
+  /** How many times it runs on each server; the median by messages/s is reported. */
+  rounds: number;
   run(server: ServerUnderTest, options: RunOptions): Promise<Measurement>;
 }
 
@@ -56,39 +62,30 @@ interface Results {
 }
 
 async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseArgs({
-    args,
-    options: {
-      compare: { type: "boolean" },
-      host: { type: "string" },
-      port: { type: "string" },
-      seconds: { type: "string" },
-      quick: { type: "boolean" },
-      json: { type: "boolean" },
-      svg: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (flags.help) {
+  let settings;
+  try {
+    settings = readFlags(args);
+  } catch (error) {
+    if (error instanceof UsageError) return reportUsageError(error);
+    throw error;
+  }
+  if (settings === "help") {
     console.log(USAGE);
     return 0;
   }
-  const seconds = flags.quick ? 1 : Number(flags.seconds ?? 3);
+  const { flags, seconds, rounds, port } = settings;
   const idleConnections = flags.quick ? 1_000 : 10_000;
   const pinned = await pinToCore(Deno.pid, GENERATOR_CORE);
   const results: Results = { machine: await describeMachine(pinned), servers: [] };
+  let epoll = false;
 
   const starters: (() => Promise<ServerUnderTest>)[] = flags.host
-    ? [() => Promise.resolve(externalServer(flags.host!, Number(flags.port ?? 5000)))]
+    ? [() => Promise.resolve(externalServer(flags.host!, port))]
     : [
       () =>
         startServer("uppercase-tcp (Deno)", [
-          "deno",
-          "run",
-          "--allow-net",
-          // As `deno task server` runs it: a small young generation keeps idle memory low.
-          "--v8-flags=--max-semi-space-size=1",
-          "server.ts",
+          // Exactly as `deno task server` runs it, V8 flags included.
+          ...config.tasks.server.command.split(" "),
           "--port",
           "0",
           "--quiet",
@@ -107,34 +104,53 @@ async function main(args: string[]): Promise<number> {
   const servers: ServerUnderTest[] = [];
   try {
     for (const start of starters) servers.push(await start());
+    epoll = servers.every((server) => epollAvailable(server.target));
+    results.machine.generator = epoll
+      ? "ping-pong through libc's epoll (FFI), the rest through Deno's sockets"
+      : "Deno's sockets (grant --allow-ffi on Linux for a cheaper ping-pong generator)";
     const scenarios: Scenario[] = [
       ...[1, 100, 1000].map((n): Scenario => ({
         title: `ping-pong with ${n} connections`,
-        run: (server, options) => pingPong(server.target, n, options),
+        rounds,
+        run: (server, options) =>
+          (epoll ? pingPongThroughEpoll : pingPong)(server.target, n, options),
       })),
       ...[1, 10].map((n): Scenario => ({
         title: `pipelined with ${n} connections`,
+        rounds,
         run: (server, options) => pipelined(server.target, n, 128, options),
       })),
       {
         title: `${idleConnections} idle connections`,
+        rounds: 1, // a second round would find the server's memory already grown
         run: (server, options) => idle(server.target, idleConnections, server.pid, options),
       },
     ];
     results.servers = servers.map((server) => ({ name: server.name, measurements: [] }));
-    for (const { title, run } of scenarios) {
-      for (const [i, server] of servers.entries()) {
-        const progress = (text: string) => report(`${server.name}: ${text}`);
-        progress(title);
-        const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
-        const started = performance.now();
-        const measurement = await run(server, { warmupSeconds: 1, seconds, onProgress: progress });
-        if (server.pid && cpuBefore !== undefined) {
-          const wallSeconds = (performance.now() - started) / 1000;
-          measurement.serverCpu = (await cpuSeconds(server.pid) - cpuBefore) / wallSeconds;
+    for (const { title, rounds, run } of scenarios) {
+      const rounded: Measurement[][] = servers.map(() => []);
+      for (let round = 1; round <= rounds; round++) {
+        for (const [i, server] of servers.entries()) {
+          const of = rounds > 1 ? ` (round ${round} of ${rounds})` : "";
+          const progress = (text: string) => report(`${server.name}${of}: ${text}`);
+          progress(title);
+          const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
+          const started = performance.now();
+          const measurement = await run(server, {
+            warmupSeconds: 1,
+            seconds,
+            onProgress: progress,
+          });
+          if (server.pid && cpuBefore !== undefined) {
+            const wallSeconds = (performance.now() - started) / 1000;
+            measurement.serverCpu = (await cpuSeconds(server.pid) - cpuBefore) / wallSeconds;
+          }
+          rounded[i].push(measurement);
         }
-        results.servers[i].measurements.push(measurement);
       }
+      rounded.forEach((measurements, i) =>
+        results.servers[i].measurements.push(median(measurements))
+      );
     }
   } catch (error) {
     report("");
@@ -153,6 +169,33 @@ async function main(args: string[]): Promise<number> {
   if (flags.json) console.log(JSON.stringify(results, null, 2));
   else console.log(renderTable(results) + `\nChart written to ${chartPath}`);
   return 0;
+}
+
+function readFlags(args: string[]) {
+  const flags = parseFlags(args, {
+    compare: { type: "boolean" },
+    host: { type: "string" },
+    port: { type: "string" },
+    seconds: { type: "string" },
+    rounds: { type: "string" },
+    quick: { type: "boolean" },
+    json: { type: "boolean" },
+    svg: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (flags.help) return "help" as const;
+  return {
+    flags,
+    port: integerFlag("port", flags.port, { fallback: 5000, min: 1, max: 65535 }),
+    seconds: flags.quick ? 1 : integerFlag("seconds", flags.seconds, {
+      fallback: 3,
+      min: 1,
+      max: 3600,
+    }),
+    rounds: flags.quick
+      ? 1
+      : integerFlag("rounds", flags.rounds, { fallback: 3, min: 1, max: 100 }),
+  };
 }
 
 /** Starts a server process on `SERVER_CORE` and waits for its "Listening on" line. */
@@ -219,6 +262,12 @@ async function describeMachine(pinned: boolean): Promise<Results["machine"]> {
     node,
     pinning: pinned ? `generator on core ${GENERATOR_CORE}, server on core ${SERVER_CORE}` : "none",
   };
+}
+
+/** The measurement with the median messages/s (the upper one of an even count). */
+function median(measurements: Measurement[]): Measurement {
+  const sorted = measurements.toSorted((a, b) => a.messagesPerSecond - b.messagesPerSecond);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function report(text: string): void {

@@ -85,7 +85,23 @@ export async function pingPong(
     clearInterval(progress);
     closeAll(conns);
   }
-  const seconds = options.seconds;
+  return pingPongMeasurement(connections, latencies, options.seconds, usage());
+}
+
+/**
+ * What a ping-pong run measured, from the latency of every reply in its window.
+ *
+ * @param connections How many connections took part.
+ * @param latencies Round trips in ms, one per reply; sorted in place.
+ * @param seconds The measured window.
+ * @param generatorCpu The generator's CPU time over wall time.
+ */
+export function pingPongMeasurement(
+  connections: number,
+  latencies: number[],
+  seconds: number,
+  generatorCpu: number,
+): Measurement {
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
@@ -97,7 +113,7 @@ export async function pingPong(
     messagesPerSecond: latencies.length / seconds,
     megabytesPerSecond: latencies.length * LINE.length / seconds / 1e6,
     latencyMs: { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: latencies.at(-1) ?? NaN },
-    generatorCpu: usage(),
+    generatorCpu,
   };
 }
 
@@ -254,8 +270,12 @@ async function readReply(conn: Deno.Conn, buffer: Uint8Array): Promise<void> {
   check(buffer.subarray(0, got), 0);
 }
 
-/** Checks bytes that start at `offset` in the endless stream of expected replies. */
-function check(bytes: Uint8Array, offset: number): void {
+/**
+ * Checks bytes that start at `offset` in the endless stream of expected replies.
+ *
+ * @throws {ReplyMismatch} At the first byte that differs.
+ */
+export function check(bytes: Uint8Array, offset: number): void {
   for (let i = 0; i < bytes.length; i++) {
     const want = EXPECTED[(offset + i) % EXPECTED.length];
     if (bytes[i] !== want) {
@@ -270,17 +290,22 @@ function closeAll(conns: Deno.Conn[]): void {
   for (const conn of conns) closeQuietly(conn); // the server may have closed it already
 }
 
-function windowFrom(options: RunOptions) {
+/** When the warm-up ends and when the measured window ends, on the `performance.now()` clock. */
+export function windowFrom(options: RunOptions): { warmupEnd: number; end: number } {
   const warmupEnd = performance.now() + options.warmupSeconds * 1000;
   return { warmupEnd, end: warmupEnd + options.seconds * 1000 };
 }
 
-function ticker(options: RunOptions, describe: () => string): ReturnType<typeof setInterval> {
+/** Reports progress every half second until cleared with `clearInterval`. */
+export function ticker(
+  options: RunOptions,
+  describe: () => string,
+): ReturnType<typeof setInterval> {
   return setInterval(() => options.onProgress?.(describe()), 500);
 }
 
 /** Starts measuring this process's CPU time; the returned function gives CPU time over wall time. */
-function measureCpu(): () => number {
+export function measureCpu(): () => number {
   const cpu = process.cpuUsage();
   const wall = performance.now();
   return () => {
