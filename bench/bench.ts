@@ -79,7 +79,6 @@ async function main(args: string[]): Promise<number> {
   const idleConnections = flags.quick ? 1_000 : 10_000;
   const pinned = await pinToCore(Deno.pid, GENERATOR_CORE);
   const results: Results = { machine: await describeMachine(pinned), servers: [] };
-  let epoll = false;
 
   const starters: (() => Promise<ServerUnderTest>)[] = flags.host
     ? [() => Promise.resolve(externalServer(flags.host!, port))]
@@ -106,7 +105,7 @@ async function main(args: string[]): Promise<number> {
   const servers: ServerUnderTest[] = [];
   try {
     for (const start of starters) servers.push(await start());
-    epoll = servers.every((server) => epollAvailable(server.target));
+    const epoll = servers.every((server) => epollAvailable(server.target));
     results.machine.generator = epoll
       ? "ping-pong through libc's epoll (FFI), the rest through Deno's sockets"
       : "Deno's sockets (grant --allow-ffi on Linux for a cheaper ping-pong generator)";
