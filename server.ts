@@ -301,13 +301,44 @@ class Connection {
     closeQuietly(this.#conn);
   }
 
+  // A connection's whole life is this one async function, so an idle
+  // connection is a single suspended frame, waiting for its read.
   async #run(): Promise<void> {
-    let reason: string;
+    let reason: string | undefined;
     try {
-      reason = await this.#converse();
+      this.#conn.setNoDelay(true);
+      const idleMs = this.#settings.idleTimeoutMs;
+      while (reason === undefined && !this.#stopping) {
+        // Awaited at once, so a read that fails is always handled.
+        this.#read ??= this.#conn.read(this.#buffer);
+        const quietMs = this.#conversation.quietDelay(this.#settings.flushDelayMs);
+        const idleLeftMs = idleMs === undefined
+          ? undefined
+          : this.#lastInputAt + idleMs - performance.now();
+        const result = await withTimeout(this.#read, earliest(quietMs, idleLeftMs));
+        if (this.#stopping) break;
+        // Emptied once used: a suspended frame keeps what its variables hold,
+        // and an idle connection has no use for its last reply.
+        let turn: ConnectionTurn | undefined = this.#turnAfter(result, quietMs, idleLeftMs);
+        // Written here rather than in a helper: one promise fewer per message.
+        if (turn.reply.length > 0) {
+          this.#writing = true;
+          // Most replies go out in one write: only a partial write, or a stall
+          // limit, needs writeAll's loop and timers.
+          const written = idleMs === undefined ? await this.#conn.write(turn.reply) : 0;
+          if (written < turn.reply.length) {
+            await writeAll(this.#conn, turn.reply.subarray(written), idleMs);
+          }
+          this.#writing = false;
+          this.#bytesOut += turn.reply.length;
+        }
+        reason = turn.close;
+        turn = undefined;
+      }
     } catch (error) {
-      reason = this.#stopping ? "server stopping" : describeNetworkError(error);
+      if (!this.#stopping) reason = describeNetworkError(error);
     }
+    reason ??= "server stopping";
     this.#finished = true;
     this.#lifecycle.conversationOver();
     await closeGracefully(this.#conn, this.#read);
@@ -322,37 +353,15 @@ class Connection {
     this.#lifecycle.closed(this);
   }
 
-  async #converse(): Promise<CloseReason | "server stopping" | "idle timeout"> {
-    this.#conn.setNoDelay(true);
-    const idleMs = this.#settings.idleTimeoutMs;
-    for (;;) {
-      // Awaited at once, so a read that fails is always handled.
-      this.#read ??= this.#conn.read(this.#buffer);
-      const quietMs = this.#conversation.quietDelay(this.#settings.flushDelayMs);
-      const idleLeftMs = idleMs === undefined
-        ? undefined
-        : this.#lastInputAt + idleMs - performance.now();
-      const result = await withTimeout(this.#read, earliest(quietMs, idleLeftMs));
-      if (this.#stopping) return "server stopping";
-      let turn: ConnectionTurn;
-      if (result !== TIMED_OUT) turn = this.#take(result);
-      else if (idleLeftMs !== undefined && idleLeftMs <= (quietMs ?? Infinity)) {
-        turn = this.#idleTimeout();
-      } else turn = this.#conversation.quiet();
-      // Written here rather than in a helper: one promise fewer per message.
-      const { reply } = turn;
-      if (reply.length > 0) {
-        this.#writing = true;
-        // Most replies go out in one write: only a partial write, or a stall
-        // limit, needs writeAll's loop and timers.
-        const written = idleMs === undefined ? await this.#conn.write(reply) : 0;
-        if (written < reply.length) await writeAll(this.#conn, reply.subarray(written), idleMs);
-        this.#writing = false;
-        this.#bytesOut += reply.length;
-      }
-      if (turn.close) return turn.close;
-      if (this.#stopping) return "server stopping";
-    }
+  /** What to answer after a read, a quiet pause, or the idle limit. */
+  #turnAfter(
+    result: number | null | typeof TIMED_OUT,
+    quietMs: number | undefined,
+    idleLeftMs: number | undefined,
+  ): ConnectionTurn {
+    if (result !== TIMED_OUT) return this.#take(result);
+    if (idleLeftMs !== undefined && idleLeftMs <= (quietMs ?? Infinity)) return this.#idleTimeout();
+    return this.#conversation.quiet();
   }
 
   #idleTimeout(): ConnectionTurn {
