@@ -343,6 +343,11 @@ class Connection {
     this.#lifecycle.conversationOver();
     await closeGracefully(this.#conn, this.#read);
     clearTimeout(this.#cutTimer);
+    this.#logClosed(reason);
+    this.#lifecycle.closed(this);
+  }
+
+  #logClosed(reason: string): void {
     const seconds = ((performance.now() - this.#openedAt) / 1000).toFixed(3);
     this.#settings.log?.(
       `#${this.#id} ${
@@ -350,7 +355,6 @@ class Connection {
       } closed (${reason}) after ${this.#conversation.messages} messages, ` +
         `${this.#bytesIn} bytes in, ${this.#bytesOut} bytes out, ${seconds} s`,
     );
-    this.#lifecycle.closed(this);
   }
 
   /** What to answer after a read, a quiet pause, or the idle limit. */
