@@ -150,9 +150,10 @@ async function main(args: string[]): Promise<number> {
             seconds,
             onProgress: progress,
           });
-          if (server.pid && cpuBefore !== undefined) {
-            const wallSeconds = (performance.now() - started) / 1000;
-            measurement.serverCpu = (await cpuSeconds(server.pid) - cpuBefore) / wallSeconds;
+          const wallSeconds = (performance.now() - started) / 1000;
+          const cpuAfter = server.pid ? await cpuSeconds(server.pid) : undefined;
+          if (cpuBefore !== undefined && cpuAfter !== undefined) {
+            measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
           }
           rounded[i].push(measurement);
         }

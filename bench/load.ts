@@ -316,26 +316,41 @@ export function measureCpu(): () => number {
 
 /**
  * The private memory of a process in KiB: its resident anonymous pages
- * (`RssAnon` in `/proc/<pid>/status`, read through `cat` for the same reason as
- * in {@linkcode cpuSeconds}). Left out are the pages of the executable that the
- * kernel reads in as code runs for the first time: they are shared, and they
- * do not grow with connections (about 7 MB for deno and 4 MB for node, with
- * 1,000 connections as with 10,000).
+ * (`RssAnon` in `/proc/<pid>/status`). Left out are the pages of the executable
+ * that the kernel reads in as code runs for the first time: they are shared,
+ * and they do not grow with connections (about 7 MB for deno and 4 MB for node,
+ * with 1,000 connections as with 10,000).
+ *
+ * @returns The size, or `undefined` where there is no `/proc`.
  */
-async function privateResidentKib(pid: number): Promise<number> {
-  const status = await commandOutput("cat", [`/proc/${pid}/status`]);
-  return Number(status.match(/^RssAnon:\s+(\d+) kB$/m)![1]);
+async function privateResidentKib(pid: number): Promise<number | undefined> {
+  const kib = (await procFile(pid, "status"))?.match(/^RssAnon:\s+(\d+) kB$/m)?.[1];
+  return kib === undefined ? undefined : Number(kib);
 }
 
 /**
  * Samples a process's CPU time, user and system, in seconds, from
- * `/proc/<pid>/stat` through `cat`: Deno reads another process's /proc only
- * with every permission. Clock ticks are taken to be 100 a second, as on Linux.
+ * `/proc/<pid>/stat`. Clock ticks are taken to be 100 a second, as on Linux.
+ *
+ * @returns The time, or `undefined` where there is no `/proc`.
  */
-export async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(pid: number): Promise<number | undefined> {
+  const stat = await procFile(pid, "stat");
+  if (stat === undefined) return undefined;
   // The command name, in parentheses, may hold spaces: count fields after it.
-  const fields = (await commandOutput("cat", [`/proc/${pid}/stat`])).split(") ")[1].split(" ");
+  const fields = stat.split(") ")[1].split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Reads a file of another process's `/proc` directory through `cat`: Deno
+ * reads another process's /proc only with every permission.
+ *
+ * @returns The text, or `undefined` where it cannot be read (no `/proc`, say).
+ */
+async function procFile(pid: number, name: string): Promise<string | undefined> {
+  const text = await commandOutput("cat", [`/proc/${pid}/${name}`]);
+  return text === "" ? undefined : text;
 }
 
 /**
