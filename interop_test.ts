@@ -22,6 +22,13 @@ async function canRun(command: string, args: string[]): Promise<boolean> {
   }
 }
 
+/** Runs `program` with `input` on its standard input, asserts that it exits 0, and returns what it printed. */
+async function printedBy(program: string, args: string[], input: string): Promise<string> {
+  const child = spawn(program, args, { input });
+  assert.equal(await child.exited, 0, child.stderr.text());
+  return child.stdout.text();
+}
+
 const available = {
   nc: await canRun("nc", ["-h"]),
   ncat: await canRun("ncat", ["--version"]),
@@ -42,11 +49,11 @@ Deno.test({
   ignore: !available.nc,
   async fn() {
     await using server = startServer();
-    const nc = spawn("nc", ["-N", "127.0.0.1", String(server.addr.port)], {
-      input: "hola servidor\n",
-    });
-    assert.equal(await nc.exited, 0);
-    assert.equal(nc.stdout.text(), "HOLA SERVIDOR\n");
+    const port = String(server.addr.port);
+    assert.equal(
+      await printedBy("nc", ["-N", "127.0.0.1", port], "hola servidor\n"),
+      "HOLA SERVIDOR\n",
+    );
   },
 });
 
@@ -55,18 +62,11 @@ Deno.test({
   ignore: !available.nc,
   async fn() {
     await using server = startServer();
+    const port = String(server.addr.port);
     // Without -N, nc keeps its side open: only the server's close can end it.
-    const leaving = spawn("nc", ["127.0.0.1", String(server.addr.port)], {
-      input: "hola\nDESCONEXION\n",
-    });
-    assert.equal(await leaving.exited, 0);
-    assert.equal(leaving.stdout.text(), "HOLA\n");
+    assert.equal(await printedBy("nc", ["127.0.0.1", port], "hola\nDESCONEXION\n"), "HOLA\n");
     assert.match(await server.log.waitFor(/#1 .* closed/), /\(disconnect command\)/);
-    const next = spawn("nc", ["-N", "127.0.0.1", String(server.addr.port)], {
-      input: "otra vez\n",
-    });
-    assert.equal(await next.exited, 0);
-    assert.equal(next.stdout.text(), "OTRA VEZ\n");
+    assert.equal(await printedBy("nc", ["-N", "127.0.0.1", port], "otra vez\n"), "OTRA VEZ\n");
   },
 });
 
@@ -75,9 +75,8 @@ Deno.test({
   ignore: !available.ncat,
   async fn() {
     await using server = startServer();
-    const ncat = spawn("ncat", ["127.0.0.1", String(server.addr.port)], { input: "abc\nñandú\n" });
-    assert.equal(await ncat.exited, 0);
-    assert.equal(ncat.stdout.text(), "ABC\nÑANDÚ\n");
+    const port = String(server.addr.port);
+    assert.equal(await printedBy("ncat", ["127.0.0.1", port], "abc\nñandú\n"), "ABC\nÑANDÚ\n");
   },
 });
 
@@ -86,14 +85,13 @@ Deno.test({
   ignore: !available.socat,
   async fn() {
     await using server = startServer();
-    const plain = spawn("socat", ["-", `TCP:127.0.0.1:${server.addr.port}`], { input: "abc\n" });
-    assert.equal(await plain.exited, 0);
-    assert.equal(plain.stdout.text(), "ABC\n");
-    const crlf = spawn("socat", ["-", `TCP:127.0.0.1:${server.addr.port},crlf`], {
-      input: "canción\n",
-    });
-    assert.equal(await crlf.exited, 0);
-    assert.equal(crlf.stdout.text(), "CANCIÓN\n", "sent as CRLF, answered in CRLF, shown as LF");
+    const address = `TCP:127.0.0.1:${server.addr.port}`;
+    assert.equal(await printedBy("socat", ["-", address], "abc\n"), "ABC\n");
+    assert.equal(
+      await printedBy("socat", ["-", `${address},crlf`], "canción\n"),
+      "CANCIÓN\n",
+      "sent as CRLF, answered in CRLF, shown as LF",
+    );
   },
 });
 
