@@ -287,31 +287,34 @@ export class ServerConversation {
   /**
    * Takes the next bytes from the client.
    *
-   * @param chunk Bytes as read from the connection.
+   * @param chunk Bytes as read from the connection. They are uppercased where
+   *   they lie and the reply may be a view of them, so a read buffer passed here
+   *   must not be read into again until the reply is written.
    * @returns The replies they complete, and whether to close.
    */
   receive(chunk: Uint8Array): Turn {
     if (this.#closed) return { reply: EMPTY };
     if (this.#framer.pendingBytes > 0) return this.#answer(this.#framer.push(chunk));
-    // Fast path, the same rules: whole ASCII lines are answered straight from the
-    // chunk in one pass, uppercased as they are copied (their terminators are
-    // their replies' terminators). The first line that is not plain ASCII or is
-    // over the limit, and everything after it, take the general path.
-    const fast = new Uint8Array(chunk.length);
+    // Fast path, the same rules: whole ASCII lines are answered in place, in one
+    // pass, with no new buffer (their terminators are their replies'
+    // terminators). The first line that is not plain ASCII or is over the limit,
+    // and everything after it, take the general path. That line may be left
+    // partly uppercased, which changes nothing: uppercasing goes character by
+    // character and leaves capitals as they are, and the command ignores case.
     let start = 0;
     for (let end = chunk.indexOf(LF); end !== -1; end = chunk.indexOf(LF, start)) {
-      if (!copyUppercaseAscii(chunk, start, end + 1, fast)) break;
+      if (!copyUppercaseAscii(chunk, start, end + 1, chunk)) break;
       const crlf = end > start && chunk[end - 1] === CR;
       if (end - start - (crlf ? 1 : 0) > this.#maxMessageBytes) break;
       this.#messages++;
       if (isDisconnectMessage(chunk, start, end)) {
-        return this.#close([fast.subarray(0, start)], "disconnect command");
+        return this.#close([chunk.subarray(0, start)], "disconnect command");
       }
       start = end + 1;
     }
-    if (start === chunk.length) return { reply: fast.subarray(0, start) };
+    if (start === chunk.length) return { reply: chunk.subarray(0, start) };
     const rest = this.#answer(this.#framer.push(chunk.subarray(start)));
-    return { reply: concat([fast.subarray(0, start), rest.reply]), close: rest.close };
+    return { reply: concat([chunk.subarray(0, start), rest.reply]), close: rest.close };
   }
 
   /**
@@ -413,8 +416,9 @@ function endsInsideCharacter(bytes: Uint8Array): boolean {
 }
 
 /**
- * Copies `bytes[start..end)` to the same place in `target`, uppercased, if they
- * are all ASCII; returns false, having copied part at most, if they are not.
+ * Copies `bytes[start..end)` to the same place in `target` (which may be
+ * `bytes` itself), uppercased, if they are all ASCII; returns false, having
+ * copied part at most, if they are not.
  */
 function copyUppercaseAscii(
   bytes: Uint8Array,

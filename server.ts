@@ -379,6 +379,8 @@ class Connection {
     if (bytesRead === null) return this.#conversation.end();
     this.#bytesIn += bytesRead;
     if (this.#settings.idleTimeoutMs !== undefined) this.#lastInputAt = performance.now();
+    // The reply may be a view of the read buffer, which is why #run reads into it
+    // again only once the reply is written.
     const turn = this.#conversation.receive(this.#buffer.subarray(0, bytesRead));
     // A full buffer means a busy client: read bigger chunks from now on.
     if (bytesRead === this.#buffer.length && this.#buffer.length < MAX_READ_BUFFER_BYTES) {
