@@ -3,8 +3,9 @@
  *
  * By default it starts our server on a free port. `--compare` also starts the
  * Node.js baseline (`bench/node_server.mjs`) and measures both in the same run;
- * `--host`/`--port` measure any other server instead. Where `taskset` exists,
- * servers run on one core and the load generator on another.
+ * `--host`/`--port` measure any other server instead (`--pid` adds its CPU use
+ * and memory). Where `taskset` exists, the servers the bench starts run on one
+ * core and the load generator on another.
  *
  * @module
  */
@@ -34,6 +35,7 @@ Options:
   --compare          Also measure the Node.js baseline (bench/node_server.mjs) in the same run
   --host <address>   Measure the server already listening there instead of starting ours
   --port <n>         Its port (with --host; default 5000)
+  --pid <n>          Its process (with --host), to report its CPU use and memory
   --seconds <n>      Measured seconds per scenario, after 1 s of warm-up (default 3)
   --rounds <n>       Runs of each scenario on each server, taking turns; the
                      median by messages/s is reported (default 3)
@@ -75,13 +77,13 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const { flags, seconds, rounds, port } = settings;
+  const { flags, seconds, rounds, port, pid } = settings;
   const idleConnections = flags.quick ? 1_000 : 10_000;
   const pinned = await pinToCore(Deno.pid, GENERATOR_CORE);
   const results: Results = { machine: await describeMachine(pinned), servers: [] };
 
   const starters: (() => Promise<ServerUnderTest>)[] = flags.host
-    ? [() => Promise.resolve(externalServer(flags.host!, port))]
+    ? [() => Promise.resolve(externalServer(flags.host!, port, pid))]
     : [
       () =>
         startServer("uppercase-tcp (Deno)", [
@@ -94,7 +96,7 @@ async function main(args: string[]): Promise<number> {
           "20000",
         ], pinned),
     ];
-  if (flags.compare && !flags.host) {
+  if (flags.compare) {
     starters.push(() =>
       startServer("Node.js net baseline", ["node", "bench/node_server.mjs", "0"], pinned)
     );
@@ -186,6 +188,7 @@ function readFlags(args: string[]) {
     compare: { type: "boolean" },
     host: { type: "string" },
     port: { type: "string" },
+    pid: { type: "string" },
     seconds: { type: "string" },
     rounds: { type: "string" },
     quick: { type: "boolean" },
@@ -194,9 +197,15 @@ function readFlags(args: string[]) {
     help: { type: "boolean", short: "h" },
   });
   if (flags.help) return "help" as const;
+  if ((flags.port ?? flags.pid) !== undefined && flags.host === undefined) {
+    throw new UsageError(`--${flags.port ? "port" : "pid"} needs --host`);
+  }
   return {
     flags,
     port: integerFlag("port", flags.port, { fallback: 5000, min: 1, max: 65535 }),
+    pid: flags.pid === undefined
+      ? undefined
+      : integerFlag("pid", flags.pid, { fallback: 0, min: 1, max: 2 ** 22 }),
     seconds: flags.quick ? 1 : integerFlag("seconds", flags.seconds, {
       fallback: 3,
       min: 1,
@@ -238,8 +247,13 @@ async function startServer(
   };
 }
 
-function externalServer(hostname: string, port: number): ServerUnderTest {
-  return { name: `${hostname}:${port}`, target: { hostname, port }, stop: () => Promise.resolve() };
+function externalServer(hostname: string, port: number, pid?: number): ServerUnderTest {
+  return {
+    name: `${hostname}:${port}`,
+    target: { hostname, port },
+    pid,
+    stop: () => Promise.resolve(),
+  };
 }
 
 /** Pins a process, all its threads, to one core; false where taskset or a second core is missing. */
@@ -270,7 +284,9 @@ async function describeMachine(pinned: boolean): Promise<Results["machine"]> {
     os: `${Deno.build.os} ${Deno.build.arch}`,
     deno: Deno.version.deno,
     node,
-    pinning: pinned ? `generator on core ${GENERATOR_CORE}, server on core ${SERVER_CORE}` : "none",
+    pinning: pinned
+      ? `generator on core ${GENERATOR_CORE}, the servers it starts on core ${SERVER_CORE}`
+      : "none",
   };
 }
 
