@@ -147,10 +147,9 @@ export async function pingPongThroughEpoll(
           const i = eventsView.getUint32(e * EVENT_BYTES + EVENT_DATA_OFFSET, true);
           const n = Number(libc.recv(sockets[i], buffer, bufferLength, MSG_DONTWAIT));
           if (n < 0) {
-            if (errno(libc) === EAGAIN) continue;
-            if (errno(libc) === ECONNRESET) {
-              throw new ReplyMismatch(`the server reset the connection`);
-            }
+            const error = errno(libc);
+            if (error === EAGAIN) continue;
+            if (error === ECONNRESET) throw new ReplyMismatch(`the server reset the connection`);
             throw systemError(libc, "recv");
           }
           if (n === 0) {
