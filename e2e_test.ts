@@ -12,13 +12,16 @@ import assert from "node:assert/strict";
 import {
   keyboard,
   Peer,
+  resetConnection,
+  roundTripsFromManyClients,
   runClientProcess,
   type Running,
   spawn,
   startServer,
 } from "./test_helpers.ts";
 import { stripVTControlCharacters } from "node:util";
-import { withTimeout } from "./io.ts";
+import { TIMED_OUT, withTimeout } from "./io.ts";
+import config from "./deno.json" with { type: "json" };
 
 const canLimitFiles =
   (await Deno.permissions.query({ name: "run", command: "prlimit" })).state === "granted";
@@ -33,12 +36,44 @@ if (!canRunDeno) {
   );
 }
 
-/** Starts the server as `deno task server` does, on a free port, and waits until it listens. */
-async function startServerProcess(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
-  const server = spawn("deno", ["task", "--quiet", "server", "--port", "0", ...flags]);
+/** Starts the server with `deno task server`, on a free port, and waits until it listens. */
+function startServerProcess(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
+  return listening(spawn("deno", ["task", "--quiet", "server", "--port", "0", ...flags]));
+}
+
+/**
+ * Starts the server with the command `deno task server` runs, but without the
+ * task runner's process in between, so that signals such as SIGSTOP reach it.
+ */
+function startServerDirectly(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
+  const [program, ...args] = config.tasks.server.command.split(" ");
+  return listening(spawn(program, [...args, "--port", "0", ...flags]));
+}
+
+async function listening(server: Running): Promise<Running & { addr: Deno.NetAddr }> {
   await server.stdout.waitFor(/Listening on .*:\d+/);
   const port = Number(server.stdout.text().match(/Listening on 127\.0\.0\.1:(\d+)/)![1]);
   return { ...server, addr: { transport: "tcp", hostname: "127.0.0.1", port } };
+}
+
+/** Fails unless a new client's round trip completes within `ms`; never waits much longer. */
+async function assertNewClientAnsweredWithin(addr: Deno.NetAddr, ms: number, when: string) {
+  const started = performance.now();
+  const connecting = Peer.connect(addr);
+  const peer = await withTimeout(connecting, ms);
+  if (peer === TIMED_OUT) {
+    (await connecting)[Symbol.dispose]();
+    assert.fail(`${when}: a new client could not connect within ${ms} ms`);
+  }
+  using client = peer;
+  const roundTrip = client.send("sigo aquí\n").then(() => client.readLine());
+  const reply = await withTimeout(roundTrip, ms - (performance.now() - started));
+  if (reply === TIMED_OUT) {
+    client[Symbol.dispose](); // ends the pending read
+    await roundTrip.catch(() => {});
+    assert.fail(`${when}: a new client waited more than ${ms} ms for its reply`);
+  }
+  assert.equal(reply, "SIGO AQUÍ\n", when);
 }
 
 function assertNoStackTrace(text: string): void {
@@ -247,6 +282,66 @@ Deno.test({
       );
     } finally {
       for (const peer of peers) peer[Symbol.dispose]();
+      server.child.kill("SIGTERM");
+    }
+    assert.equal(await server.exited, 0);
+  },
+});
+
+Deno.test({
+  name:
+    "server answers a new client within 100 ms of SIGCONT after 100 clients connected and reset while it was stopped, and logs a summary, not 100 lines",
+  ignore: !canRunDeno,
+  async fn() {
+    const server = await startServerDirectly();
+    try {
+      server.child.kill("SIGSTOP");
+      try {
+        for (let i = 0; i < 100; i++) await resetConnection(server.addr);
+      } finally {
+        server.child.kill("SIGCONT");
+      }
+      await assertNewClientAnsweredWithin(server.addr, 100, "after SIGCONT");
+    } finally {
+      server.child.kill("SIGTERM");
+    }
+    assert.equal(await server.exited, 0);
+    const log = server.stderr.text();
+    const summaries = log.match(
+      /^Skipped \d+ connections? that the client closed before it was accepted \(.*\)$/gm,
+    ) ?? [];
+    assert(summaries.length >= 1 && summaries.length <= 3, `want 1 to 3 summary lines:\n${log}`);
+    assert.doesNotMatch(log, /Cannot accept/, "no backoff for clients that left");
+  },
+});
+
+Deno.test({
+  name: "server answers a new client within 100 ms every 100 of 2,000 connect/reset cycles",
+  ignore: !canRunDeno,
+  async fn() {
+    const server = await startServerDirectly("--quiet");
+    try {
+      for (let cycle = 1; cycle <= 2000; cycle++) {
+        await resetConnection(server.addr);
+        if (cycle % 100 === 0) {
+          await assertNewClientAnsweredWithin(server.addr, 100, `after ${cycle} cycles`);
+        }
+      }
+    } finally {
+      server.child.kill("SIGTERM");
+    }
+    assert.equal(await server.exited, 0);
+  },
+});
+
+Deno.test({
+  name: "server process serves 1,000 clients at once, each doing 10 round trips",
+  ignore: !canRunDeno,
+  async fn() {
+    const server = await startServerDirectly("--quiet");
+    try {
+      await roundTripsFromManyClients(server.addr, 1000, 10);
+    } finally {
       server.child.kill("SIGTERM");
     }
     assert.equal(await server.exited, 0);

@@ -7,9 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import net from "node:net";
-import { once } from "node:events";
-import { Peer, roundTripsFromManyClients, startServer } from "./test_helpers.ts";
+import { Peer, resetConnection, roundTripsFromManyClients, startServer } from "./test_helpers.ts";
 import type { UppercaseServer } from "./server.ts";
 
 /** Proves the server still answers a new client, and promptly: a round trip, no timing. */
@@ -17,15 +15,6 @@ async function assertStillServing(server: UppercaseServer): Promise<void> {
   using witness = await Peer.connect(server.addr);
   await witness.send("sigo vivo\n");
   assert.equal(await witness.readLine(), "SIGO VIVO\n");
-}
-
-/** Opens a connection with node:net, optionally sends bytes, then resets it (RST, not FIN). */
-async function resetConnection(addr: Deno.NetAddr, data?: string): Promise<void> {
-  const socket = net.connect(addr.port, addr.hostname);
-  await once(socket, "connect");
-  if (data) await new Promise((resolve) => socket.write(data, resolve));
-  socket.resetAndDestroy();
-  await once(socket, "close");
 }
 
 Deno.test("server sends the ERROR line for a message over the limit even when more input follows", async () => {

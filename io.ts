@@ -1,7 +1,7 @@
 /**
  * Socket helpers shared by the server and the client: writing a whole buffer,
  * waiting for a read with a time limit, closing without losing the last bytes,
- * and naming network failures in words.
+ * and naming network addresses and failures in words.
  *
  * @module
  */
@@ -121,6 +121,27 @@ export function closeQuietly(conn: { close(): void }): void {
   } catch (error) {
     if (!(error instanceof Deno.errors.BadResource)) throw error;
   }
+}
+
+/**
+ * Writes an address as `host:port`, with brackets around an IPv6 host.
+ *
+ * @example Formatting IPv4 and IPv6 addresses
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatAddress } from "./io.ts";
+ *
+ * assert.equal(formatAddress({ hostname: "127.0.0.1", port: 5000 }), "127.0.0.1:5000");
+ * assert.equal(formatAddress({ hostname: "::1", port: 5000 }), "[::1]:5000");
+ * ```
+ *
+ * @param addr The address.
+ * @returns The address as text.
+ */
+export function formatAddress(addr: { hostname: string; port: number }): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
 }
 
 /**

@@ -7,6 +7,8 @@
  */
 
 import assert from "node:assert/strict";
+import net from "node:net";
+import { once } from "node:events";
 import { closeQuietly, writeAll } from "./io.ts";
 import { serve, type ServeOptions, type UppercaseServer } from "./server.ts";
 
@@ -142,6 +144,18 @@ export async function roundTripsFromManyClients(
       assert.equal(await peer.readLine(), `CLIENTE ${client} RONDA ${round}\n`);
     }
   }));
+}
+
+/**
+ * Opens a connection with node:net, optionally sends bytes, then resets it (RST,
+ * not FIN), as port scanners and connect-then-reset health checks do.
+ */
+export async function resetConnection(addr: Deno.NetAddr, data?: string): Promise<void> {
+  const socket = net.connect(addr.port, addr.hostname);
+  await once(socket, "connect");
+  if (data) await new Promise((resolve) => socket.write(data, resolve));
+  socket.resetAndDestroy();
+  await once(socket, "close");
 }
 
 /** An in-memory writable stream whose text can be read and awaited. */

@@ -1,0 +1,265 @@
+/**
+ * The server's accept loop: it takes connections from a listener, hands each
+ * to a `Connection`, refuses those over the connection limit, sorts failed
+ * accepts by what they mean, and stops cleanly.
+ *
+ * @module
+ */
+
+import {
+  closeGracefully,
+  closeQuietly,
+  describeNetworkError,
+  formatAddress,
+  TIMED_OUT,
+  withTimeout,
+  writeAll,
+} from "../io.ts";
+import { Connection, type ConnectionLifecycle } from "./connection.ts";
+import type { Settings } from "./settings.ts";
+
+/** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
+export const STOP_GRACE_MS = 1_000;
+
+/** How often, at most, the loop logs the accepts it lost to clients that left first, in ms. */
+export const CLIENT_GONE_SUMMARY_MS = 1_000;
+
+const FIRST_ACCEPT_BACKOFF_MS = 5;
+const MAX_ACCEPT_BACKOFF_MS = 1_000;
+
+/** The address of a TCP socket; it can be passed to `Deno.connect` as it is. */
+export type TcpAddr = Deno.NetAddr & { transport: "tcp" };
+
+/** A running server, as returned by `serve()`. */
+export interface UppercaseServer extends AsyncDisposable {
+  /** The address the server is bound to; its port is the real one when 0 was asked for. */
+  readonly addr: TcpAddr;
+  /** Settles once the server has stopped and every connection is closed. */
+  readonly finished: Promise<void>;
+  /** How many connections are being served now. */
+  readonly connections: number;
+  /**
+   * Stops accepting, lets each connection finish the write in progress, closes
+   * every connection (cutting those still busy after {@linkcode STOP_GRACE_MS}).
+   *
+   * @returns {@linkcode finished}.
+   */
+  stop(): Promise<void>;
+}
+
+/** What the accept loop needs of a listener: a `Deno.TcpListener`, or a test's stand-in. */
+export interface ConnectionSource {
+  /** The address listened on. */
+  readonly addr: Deno.Addr;
+  /** The next connection. */
+  accept(): Promise<Deno.TcpConn>;
+  /** Stops listening; a pending `accept()` then fails with `BadResource`. */
+  close(): void;
+}
+
+/**
+ * What a failed `accept()` means, and so what the loop does next.
+ *
+ * - `listener closed`: nothing more will arrive; the loop ends (as net/http's
+ *   `Serve` returns once its listener is closed).
+ * - `client gone`: one client left before it was accepted. The loop retries at
+ *   once, counts it, and logs a summary at most once a second.
+ * - `out of resources`: the process or the system is short of file handles or
+ *   memory. The loop logs it and waits, 5 ms doubling to 1 s.
+ * - `unexpected`: anything else, handled like `out of resources`: a failure we
+ *   cannot name may repeat at once, and must not spin the loop.
+ */
+export type AcceptFailure = "listener closed" | "client gone" | "out of resources" | "unexpected";
+
+// Errors that belong to one connection, not to the listener. Linux's accept(2)
+// passes errors already pending on the new socket to accept() and asks callers
+// to retry at once, as for EAGAIN (it names EPROTO, among others); Go's
+// internal/poll FD.Accept retries ECONNABORTED at once and silently. Deno's
+// accept() also asks for the peer's address after accept(2), which fails with
+// ENOTCONN (NotConnected) for a client that reset while it waited in the queue:
+// a port scanner, or a load balancer's connect-then-reset health check.
+const CLIENT_GONE_ERRORS = [
+  Deno.errors.NotConnected,
+  Deno.errors.ConnectionAborted,
+  Deno.errors.ConnectionReset,
+  Deno.errors.Interrupted,
+];
+const CLIENT_GONE_CODES = new Set(["EPROTO", "ECONNABORTED"]);
+// Shortages that last until something else frees resources; net/http's Serve
+// waits them out, 5 ms doubling to 1 s, rather than spinning on them.
+const RESOURCE_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
+
+/**
+ * Sorts a failed `accept()` into its {@linkcode AcceptFailure} class.
+ *
+ * @example Sorting the error of a client that reset before it was accepted
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { classifyAcceptError } from "./accept_loop.ts";
+ *
+ * assert.equal(classifyAcceptError(new Deno.errors.NotConnected()), "client gone");
+ * assert.equal(classifyAcceptError(new Deno.errors.BadResource()), "listener closed");
+ * ```
+ *
+ * @param error What `accept()` threw.
+ * @returns The class, which decides what the loop does next.
+ */
+export function classifyAcceptError(error: unknown): AcceptFailure {
+  if (error instanceof Deno.errors.BadResource) return "listener closed";
+  const code = (error as { code?: unknown } | null)?.code;
+  if (CLIENT_GONE_ERRORS.some((type) => error instanceof type)) return "client gone";
+  if (typeof code !== "string") return "unexpected";
+  if (CLIENT_GONE_CODES.has(code)) return "client gone";
+  return RESOURCE_CODES.has(code) ? "out of resources" : "unexpected";
+}
+
+/** Counts accepts lost to clients that left first, and logs them as one line at most once a second. */
+class ClientGoneSummary {
+  readonly #log: (line: string) => void;
+  #count = 0;
+  #lastError = "";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(log: (line: string) => void) {
+    this.#log = log;
+  }
+
+  record(error: unknown): void {
+    this.#count++;
+    this.#lastError = error instanceof Error ? error.message : String(error);
+    this.#timer ??= setTimeout(() => this.flush(), CLIENT_GONE_SUMMARY_MS);
+  }
+
+  /** Logs what was counted, if anything, now. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#count === 0) return;
+    const what = this.#count === 1 ? "1 connection" : `${this.#count} connections`;
+    this.#log(
+      `Skipped ${what} that the client closed before it was accepted (${this.#lastError})`,
+    );
+    this.#count = 0;
+  }
+}
+
+/** The server: an accept loop over a listener, and the connections it is serving. */
+export class AcceptLoop implements UppercaseServer {
+  readonly addr: TcpAddr;
+  readonly finished: Promise<void>;
+  readonly #listener: ConnectionSource;
+  readonly #settings: Settings;
+  readonly #connections = new Set<Connection>();
+  readonly #refusals = new Set<Promise<void>>();
+  readonly #stopping = new AbortController();
+  readonly #clientsGone: ClientGoneSummary | undefined;
+  #serving = 0;
+  #nextId = 1;
+  // One pair of callbacks for every connection, rather than two closures each.
+  readonly #lifecycle: ConnectionLifecycle = {
+    conversationOver: () => this.#serving--,
+    closed: (connection) => this.#connections.delete(connection),
+  };
+
+  /** Starts accepting from `listener` at once. */
+  constructor(listener: ConnectionSource, settings: Settings) {
+    this.#listener = listener;
+    this.#settings = settings;
+    this.#clientsGone = settings.log && new ClientGoneSummary(settings.log);
+    this.addr = listener.addr as TcpAddr;
+    this.finished = this.#acceptLoop();
+  }
+
+  get connections(): number {
+    return this.#serving;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#stopping.signal.aborted) {
+      this.#stopping.abort();
+      closeQuietly(this.#listener);
+      this.#clientsGone?.flush();
+      for (const connection of this.#connections) connection.stop();
+      const allClosed = Promise.all([...this.#connections].map((c) => c.closed));
+      if (await withTimeout(allClosed, STOP_GRACE_MS) === TIMED_OUT) {
+        for (const connection of this.#connections) connection.cut();
+      }
+    }
+    return await this.finished;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    let backoffMs = 0;
+    while (!this.#stopping.signal.aborted) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+        backoffMs = 0;
+      } catch (error) {
+        if (this.#stopping.signal.aborted) break;
+        const failure = classifyAcceptError(error);
+        if (failure === "listener closed") break;
+        if (failure === "client gone") {
+          this.#clientsGone?.record(error);
+          continue;
+        }
+        backoffMs = Math.min(
+          Math.max(backoffMs * 2, FIRST_ACCEPT_BACKOFF_MS),
+          MAX_ACCEPT_BACKOFF_MS,
+        );
+        this.#settings.log?.(
+          `Cannot accept a connection: ${describeNetworkError(error)}; retrying in ${backoffMs} ms`,
+        );
+        await sleep(backoffMs, this.#stopping.signal);
+        continue;
+      }
+      // An accept that completed after stop() began: stop() has already told
+      // every connection it knows of, so this one would never be told.
+      if (this.#stopping.signal.aborted) {
+        closeQuietly(conn);
+        break;
+      }
+      const id = this.#nextId++;
+      if (this.#serving >= this.#settings.maxConnections) {
+        this.#refuse(id, conn);
+        continue;
+      }
+      // The slot is freed when the conversation is over, before the drain, so a
+      // client that has seen its connection end finds its slot free.
+      this.#serving++;
+      this.#connections.add(new Connection(id, conn, this.#settings, this.#lifecycle));
+    }
+    this.#clientsGone?.flush();
+    await Promise.all([...this.#connections].map((c) => c.closed));
+    await Promise.all(this.#refusals);
+  }
+
+  #refuse(id: number, conn: Deno.TcpConn): void {
+    const limit = this.#settings.maxConnections;
+    const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
+    this.#settings.log?.(`#${id} ${peer} refused: too many connections (limit ${limit})`);
+    const line = encoder.encode(`ERROR too many connections (limit ${limit}), try again later\n`);
+    // A few bytes into a new socket's empty buffer: the write cannot block.
+    const refusal = writeAll(conn, line).catch(() => {}).then(() => closeGracefully(conn));
+    this.#refusals.add(refusal);
+    refusal.then(() => this.#refusals.delete(refusal));
+  }
+}
+
+const encoder = new TextEncoder();
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

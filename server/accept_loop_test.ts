@@ -1,0 +1,116 @@
+/**
+ * Tests of the accept loop on its own: how each failed accept is sorted, that
+ * a burst of clients that leave first costs no waiting and one log line, and
+ * that an accept completing after `stop()` began cannot hold the stop up.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  type AcceptFailure,
+  AcceptLoop,
+  classifyAcceptError,
+  type ConnectionSource,
+} from "./accept_loop.ts";
+import { resolveSettings } from "./settings.ts";
+import { Peer, WaitableLog } from "../test_helpers.ts";
+import { TIMED_OUT, withTimeout } from "../io.ts";
+
+/** An OS error as Deno reports one it has no class for: a plain Error with a code. */
+function rawError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+Deno.test("classifyAcceptError sorts each error into the class that decides what the loop does", () => {
+  const table: [unknown, AcceptFailure][] = [
+    [new Deno.errors.BadResource("Listener has been closed"), "listener closed"],
+    [new Deno.errors.NotConnected("Transport endpoint is not connected"), "client gone"],
+    [new Deno.errors.ConnectionAborted(), "client gone"],
+    [new Deno.errors.ConnectionReset(), "client gone"],
+    [new Deno.errors.Interrupted(), "client gone"],
+    [rawError("EPROTO", "Protocol error (os error 71)"), "client gone"],
+    [rawError("ECONNABORTED", "Software caused connection abort"), "client gone"],
+    [rawError("EMFILE", "Too many open files (os error 24)"), "out of resources"],
+    [rawError("ENFILE", "Too many open files in system"), "out of resources"],
+    [rawError("ENOBUFS", "No buffer space available"), "out of resources"],
+    [rawError("ENOMEM", "Cannot allocate memory"), "out of resources"],
+    [rawError("EINVAL", "Invalid argument"), "unexpected"],
+    [new Error("no code at all"), "unexpected"],
+    ["not even an Error", "unexpected"],
+  ];
+  for (const [error, want] of table) {
+    assert.equal(classifyAcceptError(error), want, `got the wrong class for ${String(error)}`);
+  }
+});
+
+/**
+ * A real listener whose accepts are held at a gate: `accepted` settles when the
+ * kernel has handed over a connection, and the loop sees it only on `open()`.
+ */
+function gatedListener(): ConnectionSource & {
+  accepted: Promise<void>;
+  open: () => void;
+  inner: Deno.TcpListener;
+} {
+  const inner = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = Promise.withResolvers<void>();
+  const gate = Promise.withResolvers<void>();
+  return {
+    inner,
+    addr: inner.addr,
+    accepted: accepted.promise,
+    open: gate.resolve,
+    async accept() {
+      const conn = await inner.accept();
+      accepted.resolve();
+      await gate.promise;
+      return conn;
+    },
+    // Closing the real listener now would not undo an accept that already
+    // completed: exactly the race being tested.
+    close: () => inner.close(),
+  };
+}
+
+Deno.test("AcceptLoop closes a connection accepted after stop() began, so stop() does not wait for that client", async () => {
+  const listener = gatedListener();
+  const log = new WaitableLog();
+  const server = new AcceptLoop(listener, resolveSettings({ log: log.write }));
+  using late = await Peer.connect(listener.addr as Deno.NetAddr);
+  await listener.accepted;
+  const stopping = server.stop();
+  listener.open();
+  // Left to run, the late client never leaves on its own: stop() must not wait for it.
+  assert.notEqual(
+    await withTimeout(stopping, 5_000),
+    TIMED_OUT,
+    "stop() hung until the late client would leave",
+  );
+  assert.equal(await late.readToEnd(), "", "the late client sees its connection closed");
+  assert.equal(log.lines.filter((line) => / connected$/.test(line)).length, 0);
+});
+
+Deno.test("AcceptLoop answers a new client at once after 100 clients reset before they were accepted, and logs one summary line", async () => {
+  const listener = gatedListener();
+  const log = new WaitableLog();
+  // Every accept fails as Deno's does for a client that reset while queued, 100 times.
+  let failed = 0;
+  const flaky: ConnectionSource = {
+    addr: listener.addr,
+    accept: () =>
+      failed++ < 100
+        ? Promise.reject(new Deno.errors.NotConnected("Transport endpoint is not connected"))
+        : listener.inner.accept(),
+    close: () => listener.close(),
+  };
+  await using server = new AcceptLoop(flaky, resolveSettings({ log: log.write }));
+  using witness = await Peer.connect(server.addr);
+  await witness.send("hola\n");
+  assert.equal(await witness.readLine(), "HOLA\n");
+  assert.match(
+    await log.waitFor(/Skipped/),
+    /^Skipped 100 connections that the client closed before it was accepted \(Transport endpoint is not connected\)$/,
+  );
+  assert.equal(log.lines.filter((line) => /Cannot accept/.test(line)).length, 0, "no backoff");
+});

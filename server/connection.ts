@@ -1,0 +1,179 @@
+/**
+ * One client's connection: it reads, answers through the protocol's
+ * `ServerConversation`, times the quiet pause and the idle limit, logs, and
+ * closes without losing the last bytes.
+ *
+ * @module
+ */
+
+import { type CloseReason, ServerConversation, type Turn } from "../protocol.ts";
+import {
+  closeGracefully,
+  closeQuietly,
+  describeNetworkError,
+  DRAIN_MS,
+  formatAddress,
+  TIMED_OUT,
+  withTimeout,
+  writeAll,
+} from "../io.ts";
+import type { Settings } from "./settings.ts";
+
+// Small, so an idle connection costs little; a read that fills it grows it.
+const FIRST_READ_BUFFER_BYTES = 128;
+const MAX_READ_BUFFER_BYTES = 64 * 1024;
+
+/** A protocol turn, or the server's own decision to close an idle connection. */
+type ConnectionTurn = Omit<Turn, "close"> & { close?: CloseReason | "idle timeout" };
+
+/** What a {@linkcode Connection} tells its server, in this order. */
+export interface ConnectionLifecycle {
+  /** The conversation is over: its slot is free, though the socket is still draining. */
+  conversationOver(): void;
+  /** The socket is closed. */
+  closed(connection: Connection): void;
+}
+
+/** One client's connection: reads, answers through a {@linkcode ServerConversation}, logs. */
+export class Connection {
+  readonly closed: Promise<void>;
+  readonly #id: number;
+  readonly #conn: Deno.TcpConn;
+  readonly #peer: string;
+  readonly #settings: Settings;
+  readonly #conversation: ServerConversation;
+  readonly #lifecycle: ConnectionLifecycle;
+  readonly #openedAt = performance.now();
+  #lastInputAt = this.#openedAt;
+  #buffer = new Uint8Array(FIRST_READ_BUFFER_BYTES);
+  #read: Promise<number | null> | undefined;
+  #writing = false;
+  #stopping = false;
+  #finished = false;
+  #cutTimer: ReturnType<typeof setTimeout> | undefined;
+  #bytesIn = 0;
+  #bytesOut = 0;
+
+  constructor(
+    id: number,
+    conn: Deno.TcpConn,
+    settings: Settings,
+    lifecycle: ConnectionLifecycle,
+  ) {
+    this.#id = id;
+    this.#conn = conn;
+    this.#peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
+    this.#settings = settings;
+    this.#lifecycle = lifecycle;
+    this.#conversation = new ServerConversation({ maxMessageBytes: settings.maxMessageBytes });
+    this.#settings.log?.(`#${id} ${this.#peer} connected`);
+    this.closed = this.#run();
+  }
+
+  /** Asks the connection to close once the write in progress, if any, is done. */
+  stop(): void {
+    this.#stopping = true;
+    if (this.#writing || this.#finished) return;
+    // An idle connection is told at once: the peer sees end of input and may close
+    // its side, which ends the pending read; a peer that stays is cut after the drain.
+    this.#conn.closeWrite().catch(() => {});
+    this.#cutTimer = setTimeout(() => this.cut(), DRAIN_MS);
+  }
+
+  /** Closes the connection now, whatever it is doing. */
+  cut(): void {
+    closeQuietly(this.#conn);
+  }
+
+  // A connection's whole life is this one async function, so an idle
+  // connection is a single suspended frame, waiting for its read.
+  async #run(): Promise<void> {
+    let reason: string | undefined;
+    try {
+      this.#conn.setNoDelay(true);
+      const idleMs = this.#settings.idleTimeoutMs;
+      while (reason === undefined && !this.#stopping) {
+        // Awaited at once, so a read that fails is always handled.
+        this.#read ??= this.#conn.read(this.#buffer);
+        const quietMs = this.#conversation.quietDelay(this.#settings.flushDelayMs);
+        const idleLeftMs = idleMs === undefined
+          ? undefined
+          : this.#lastInputAt + idleMs - performance.now();
+        const result = await withTimeout(this.#read, earliest(quietMs, idleLeftMs));
+        if (this.#stopping) break;
+        // Emptied once used: a suspended frame keeps what its variables hold,
+        // and an idle connection has no use for its last reply.
+        let turn: ConnectionTurn | undefined = this.#turnAfter(result, quietMs, idleLeftMs);
+        // Written here rather than in a helper: one promise fewer per message.
+        if (turn.reply.length > 0) {
+          this.#writing = true;
+          // Most replies go out in one write: only a partial write, or a stall
+          // limit, needs writeAll's loop and timers.
+          const written = idleMs === undefined ? await this.#conn.write(turn.reply) : 0;
+          if (written < turn.reply.length) {
+            await writeAll(this.#conn, turn.reply.subarray(written), idleMs);
+          }
+          this.#writing = false;
+          this.#bytesOut += turn.reply.length;
+        }
+        reason = turn.close;
+        turn = undefined;
+      }
+    } catch (error) {
+      if (!this.#stopping) reason = describeNetworkError(error);
+    }
+    reason ??= "server stopping";
+    this.#finished = true;
+    this.#lifecycle.conversationOver();
+    await closeGracefully(this.#conn, this.#read);
+    clearTimeout(this.#cutTimer);
+    this.#logClosed(reason);
+    this.#lifecycle.closed(this);
+  }
+
+  #logClosed(reason: string): void {
+    const seconds = ((performance.now() - this.#openedAt) / 1000).toFixed(3);
+    this.#settings.log?.(
+      `#${this.#id} ${this.#peer} closed (${reason}) after ${this.#conversation.messages} messages, ` +
+        `${this.#bytesIn} bytes in, ${this.#bytesOut} bytes out, ${seconds} s`,
+    );
+  }
+
+  /** What to answer after a read, a quiet pause, or the idle limit. */
+  #turnAfter(
+    result: number | null | typeof TIMED_OUT,
+    quietMs: number | undefined,
+    idleLeftMs: number | undefined,
+  ): ConnectionTurn {
+    if (result !== TIMED_OUT) return this.#take(result);
+    if (idleLeftMs !== undefined && idleLeftMs <= (quietMs ?? Infinity)) return this.#idleTimeout();
+    return this.#conversation.quiet();
+  }
+
+  #idleTimeout(): ConnectionTurn {
+    const seconds = this.#settings.idleTimeoutMs! / 1000;
+    const line = `ERROR idle timeout (nothing received for ${seconds} s)\n`;
+    return { reply: encoder.encode(line), close: "idle timeout" };
+  }
+
+  #take(bytesRead: number | null) {
+    this.#read = undefined;
+    if (bytesRead === null) return this.#conversation.end();
+    this.#bytesIn += bytesRead;
+    if (this.#settings.idleTimeoutMs !== undefined) this.#lastInputAt = performance.now();
+    // The reply may be a view of the read buffer, which is why #run reads into it
+    // again only once the reply is written.
+    const turn = this.#conversation.receive(this.#buffer.subarray(0, bytesRead));
+    // A full buffer means a busy client: read bigger chunks from now on.
+    if (bytesRead === this.#buffer.length && this.#buffer.length < MAX_READ_BUFFER_BYTES) {
+      this.#buffer = new Uint8Array(Math.min(this.#buffer.length * 4, MAX_READ_BUFFER_BYTES));
+    }
+    return turn;
+  }
+}
+
+const encoder = new TextEncoder();
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
