@@ -14,6 +14,9 @@ export const VERSION: string = config.version;
 /** Exit status for a bad flag or argument. */
 export const EXIT_USAGE = 2;
 
+/** The values `--max-message-bytes` accepts, the same for the server and the client. */
+export const MAX_MESSAGE_BYTES_RANGE = { min: 1, max: 1024 * 1024 * 1024 } as const;
+
 /** A mistake in the command line, reported as one line without a stack trace. */
 export class UsageError extends Error {
   override name = "UsageError";

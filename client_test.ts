@@ -195,6 +195,40 @@ Deno.test("client ends a reply without a newline after the quiet pause, one mess
   );
 });
 
+Deno.test("client in a pipeline says at once that the server went away while its input is still open, and exits 4", async () => {
+  const server = startServer();
+  const keys = keyboard(), output = collector(), errors = collector();
+  const status = runClient({
+    port: server.addr.port,
+    input: keys.stream,
+    output: output.stream,
+    errors: errors.stream,
+  });
+  keys.type("hola\n");
+  await output.waitFor(/HOLA\n/);
+  await server.stop(); // the input stays open: the client must notice by itself
+  assert.equal(await status, EXIT.CONNECTION_LOST);
+  assert.equal(
+    errors.text(),
+    "Connection lost before the input ended: the server closed the connection\n",
+  );
+});
+
+Deno.test("client in a pipeline takes a reply three times as long as its message, as uppercasing can make it", async () => {
+  await using server = startServer({ maxMessageBytes: 10 });
+  const output = collector(), errors = collector();
+  const status = await runClient({
+    port: server.addr.port,
+    input: textStream("\u0390".repeat(5) + "\n"), // 10 bytes; uppercased, 30
+    output: output.stream,
+    errors: errors.stream,
+    maxMessageBytes: 10,
+  });
+  assert.equal(errors.text(), "");
+  assert.equal(status, EXIT.OK);
+  assert.equal(output.text(), "\u0390".repeat(5).toUpperCase() + "\n");
+});
+
 Deno.test("client refuses a piped line over the limit and exits 1", async () => {
   await using server = startServer();
   const output = collector(), errors = collector();

@@ -17,6 +17,7 @@ import {
   runClientProcess,
   type Running,
   spawn,
+  spawnClient,
   startServer,
 } from "./test_helpers.ts";
 import { stripVTControlCharacters } from "node:util";
@@ -441,5 +442,75 @@ Deno.test({
     assert.equal(client.code, 0, client.stderr.text());
     assert.equal(client.stdout.text(), lines.map((line) => line.toUpperCase()).join("\n") + "\n");
     assert.equal(client.stderr.text(), "");
+  },
+});
+
+Deno.test({
+  name:
+    "client as a filter says in one line that the server went away while its input is open, and exits 4",
+  ignore: !canRunDeno,
+  async fn() {
+    const server = startServer();
+    const producer = keyboard();
+    const client = spawnClient(server.addr.port, producer.stream);
+    producer.type("uno\n");
+    await client.stdout.waitFor(/UNO\n/);
+    await server.stop(); // the producer is still running
+    assert.equal(await client.exited, 4);
+    assert.equal(
+      client.stderr.text(),
+      "Connection lost before the input ended: the server closed the connection\n",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "client as a filter piped into head -1 stops quietly when its output closes, and exits 141 like cat",
+  ignore: !canRunDeno,
+  async fn() {
+    await using server = startServer({ log: null });
+    const client = new Deno.Command("deno", {
+      args: ["run", "--allow-net", "client.ts", "--port", String(server.addr.port)],
+      cwd: import.meta.dirname,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const feeding = ReadableStream.from([new TextEncoder().encode("linea\n".repeat(200_000))])
+      .pipeTo(client.stdin).catch(() => {}); // the client stops reading once its output is gone
+    const errors = new Response(client.stderr).text();
+    // What head -1 does: read the first line, then close the pipe.
+    const lines = client.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let first = "";
+    while (!first.includes("\n")) first += (await lines.read()).value ?? "";
+    await lines.cancel();
+    const { code } = await client.status;
+    await feeding;
+    assert.equal(first.split("\n")[0], "LINEA");
+    assert.equal(code, 141);
+    assert.equal(await errors, "", "no message and no stack trace");
+  },
+});
+
+Deno.test({
+  name:
+    "client sends a 2 MiB line and gets its reply when --max-message-bytes is raised on both sides",
+  ignore: !canRunDeno,
+  async fn() {
+    const limit = String(3 * 1024 * 1024);
+    const server = await startServerDirectly("--max-message-bytes", limit);
+    const line = "abcdefgh".repeat(256 * 1024); // 2 MiB
+    const client = await runClientProcess(
+      server.addr.port,
+      line + "\n",
+      "--max-message-bytes",
+      limit,
+    );
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+    assert.equal(client.code, 0, client.stderr.text());
+    assert.equal(client.stdout.text(), line.toUpperCase() + "\n");
   },
 });

@@ -44,6 +44,35 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_576;
 /** Default quiet pause, in milliseconds, after which unterminated bytes form a message. */
 export const DEFAULT_FLUSH_DELAY_MS = 50;
 
+/**
+ * How many times longer, in UTF-8 bytes, uppercasing can make a text: `ΐ`
+ * (U+0390, 2 bytes) becomes `Ϊ́` (3 characters, 6 bytes).
+ */
+export const MAX_UPPERCASE_GROWTH = 3;
+
+/** Room for one of the server's `ERROR` lines, in bytes. */
+const ERROR_LINE_ROOM = 256;
+
+/**
+ * The longest reply to a message within `maxMessageBytes`: the message
+ * uppercased ({@linkcode MAX_UPPERCASE_GROWTH}), or an `ERROR` line.
+ *
+ * @example A client's reply limit
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replyLimit } from "./protocol.ts";
+ *
+ * assert.equal(replyLimit(1_048_576), 3_145_728);
+ * assert.equal(replyLimit(8), 256);
+ * ```
+ *
+ * @param maxMessageBytes The longest message.
+ * @returns The longest reply, in bytes, terminator not counted.
+ */
+export function replyLimit(maxMessageBytes: number): number {
+  return Math.max(maxMessageBytes * MAX_UPPERCASE_GROWTH, ERROR_LINE_ROOM);
+}
+
 /** Extra quiet time, in milliseconds, before a message may end inside an incomplete character. */
 export const INCOMPLETE_CHARACTER_GRACE_MS = 1_000;
 

@@ -13,6 +13,7 @@ import {
   DEFAULT_FLUSH_DELAY_MS,
   INCOMPLETE_CHARACTER_GRACE_MS,
   isDisconnectCommand,
+  MAX_UPPERCASE_GROWTH,
   type Message,
   MessageFramer,
   ServerConversation,
@@ -225,6 +226,20 @@ Deno.test("uppercaseReply uppercases with toUpperCase and keeps the terminator",
       JSON.stringify(input),
     );
   }
+});
+
+Deno.test("MAX_UPPERCASE_GROWTH bounds how much uppercasing grows every code point, and U+0390 reaches it", () => {
+  let most = 0;
+  for (let codePoint = 0; codePoint <= 0x10ffff; codePoint++) {
+    if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue; // surrogates are not characters
+    const character = String.fromCodePoint(codePoint);
+    const growth = encoder.encode(character.toUpperCase()).length /
+      encoder.encode(character).length;
+    assert(growth <= MAX_UPPERCASE_GROWTH, `U+${codePoint.toString(16)} grows ${growth} times`);
+    most = Math.max(most, growth);
+  }
+  assert.equal(most, MAX_UPPERCASE_GROWTH, "the bound is reached, not loose");
+  assert.equal(encoder.encode("\u0390".toUpperCase()).length, 6);
 });
 
 Deno.test("uppercaseReply returns invalid UTF-8 unchanged and uppercases the text around it", () => {

@@ -19,7 +19,14 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PORT,
 } from "./protocol.ts";
-import { integerFlag, parseFlags, reportUsageError, UsageError, VERSION } from "./cli.ts";
+import {
+  integerFlag,
+  MAX_MESSAGE_BYTES_RANGE,
+  parseFlags,
+  reportUsageError,
+  UsageError,
+  VERSION,
+} from "./cli.ts";
 import { AcceptLoop, type UppercaseServer } from "./server/accept_loop.ts";
 import { DEFAULT_MAX_CONNECTIONS, resolveSettings, type ServeOptions } from "./server/settings.ts";
 
@@ -115,8 +122,7 @@ export async function main(args: string[]): Promise<number> {
       }),
       maxMessageBytes: integerFlag("max-message-bytes", flags["max-message-bytes"], {
         fallback: DEFAULT_MAX_MESSAGE_BYTES,
-        min: 1,
-        max: 1024 * 1024 * 1024,
+        ...MAX_MESSAGE_BYTES_RANGE,
       }),
       maxConnections: integerFlag("max-connections", flags["max-connections"], {
         fallback: DEFAULT_MAX_CONNECTIONS,

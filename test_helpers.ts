@@ -252,13 +252,23 @@ export function spawn(
   return { child, stdout, stderr, exited };
 }
 
+/** Starts the real client on `port` with `input` (text, or a stream such as a keyboard's) piped in. */
+export function spawnClient(
+  port: number,
+  input: string | ReadableStream<Uint8Array>,
+  ...flags: string[]
+): Running {
+  return spawn("deno", ["run", "--allow-net", "client.ts", "--port", String(port), ...flags], {
+    input,
+  });
+}
+
 /** Runs the real client on `port` with `input` piped in, and waits for it to exit. */
 export async function runClientProcess(
   port: number,
   input: string,
+  ...flags: string[]
 ): Promise<Running & { code: number }> {
-  const client = spawn("deno", ["run", "--allow-net", "client.ts", "--port", String(port)], {
-    input,
-  });
+  const client = spawnClient(port, input, ...flags);
   return { ...client, code: await client.exited };
 }

@@ -1,0 +1,95 @@
+/**
+ * The server's replies as the client sees them: framed as they arrive, a reply
+ * ending at its newline or, from servers that send none, after a quiet pause.
+ *
+ * @module
+ */
+
+import { type Message, MessageFramer } from "../protocol.ts";
+import { describeNetworkError, startRead, TIMED_OUT, withTimeout } from "../io.ts";
+
+/** Wakes everyone waiting, each time something happens. */
+export class Wakeup {
+  #wake: (() => void) | undefined;
+  #next: Promise<void> | undefined;
+
+  /** Settles at the next {@linkcode wake}. */
+  wait(): Promise<void> {
+    return this.#next ??= new Promise((resolve) => this.#wake = resolve);
+  }
+
+  /** Wakes every {@linkcode wait} made since the last wake. */
+  wake(): void {
+    this.#wake?.();
+    this.#next = this.#wake = undefined;
+  }
+}
+
+/** How {@linkcode ReplyStream} frames replies. */
+export interface ReplyFraming {
+  /** Longest reply, in bytes; a longer one ends the stream. */
+  maxReplyBytes: number;
+  /** Quiet pause, in ms, that ends a reply without a newline. */
+  quietMs: number;
+}
+
+/**
+ * The server's replies, read from the connection as they arrive and queued.
+ * {@linkcode ended} settles, with the reason, when the server's side ends.
+ */
+export class ReplyStream {
+  /** Settles with why the server's side ended: closed, reset, or a reply too long. */
+  readonly ended: Promise<string>;
+  readonly #queue: Message[] = [];
+  readonly #arrived = new Wakeup();
+  #endReason: string | undefined;
+
+  /** Starts reading replies from `conn`. */
+  constructor(conn: Deno.Conn, framing: ReplyFraming) {
+    const framer = new MessageFramer({ maxMessageBytes: framing.maxReplyBytes });
+    this.ended = this.#pump(conn, framer, framing.quietMs);
+  }
+
+  /** Why the server's side ended, once it has. */
+  get endReason(): string | undefined {
+    return this.#endReason;
+  }
+
+  /** Every reply queued, once there is one; an empty array once the server's side has ended. */
+  async take(): Promise<Message[]> {
+    while (this.#queue.length === 0 && this.#endReason === undefined) await this.#arrived.wait();
+    return this.#queue.splice(0);
+  }
+
+  async #pump(conn: Deno.Conn, framer: MessageFramer, quietMs: number): Promise<string> {
+    const buffer = new Uint8Array(64 * 1024);
+    let reason = "the server closed the connection";
+    try {
+      for (let read = startRead(conn, buffer);;) {
+        const result = await withTimeout(read, framer.quietDelay(quietMs));
+        if (result === TIMED_OUT || result === null) this.#deliver(framer.flush());
+        if (result === null) break;
+        if (result === TIMED_OUT) continue;
+        for (const reply of framer.push(buffer.subarray(0, result))) {
+          this.#deliver({ bytes: reply.bytes.slice(), terminator: reply.terminator });
+        }
+        if (framer.exceeded) {
+          reason = "the server sent a reply over the length limit";
+          break;
+        }
+        read = startRead(conn, buffer);
+      }
+    } catch (error) {
+      reason = describeNetworkError(error);
+    }
+    this.#endReason = reason;
+    this.#arrived.wake();
+    return reason;
+  }
+
+  #deliver(reply: Message | undefined): void {
+    if (!reply) return;
+    this.#queue.push(reply);
+    this.#arrived.wake();
+  }
+}
