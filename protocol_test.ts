@@ -1,14 +1,16 @@
 /**
  * Tests of the protocol's rules, byte by byte: framing edges, the quiet pause,
- * the limit, the disconnect rule, the reply rule and the server's side of a
- * conversation; then properties: any chunking of any byte stream gives the same
- * messages and the same replies.
+ * the limit, the disconnect rule and the reply rule; then properties: any
+ * chunking of any byte stream gives the specification's messages, and replies
+ * are `toUpperCase` with invalid bytes kept. The server's side of a conversation
+ * is tested in `server/conversation_test.ts`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { chunked, forAnyStream, referenceFrames } from "./protocol_testing.ts";
 import {
   DEFAULT_FLUSH_DELAY_MS,
   INCOMPLETE_CHARACTER_GRACE_MS,
@@ -16,7 +18,6 @@ import {
   MAX_UPPERCASE_GROWTH,
   type Message,
   MessageFramer,
-  ServerConversation,
   type Terminator,
   uppercaseReply,
 } from "./protocol.ts";
@@ -261,115 +262,6 @@ Deno.test("uppercaseReply returns invalid UTF-8 unchanged and uppercases the tex
   }
 });
 
-/** Runs a conversation over chunks and end of input; returns everything written and why it closed. */
-function converse(chunks: Uint8Array[], options = {}) {
-  const conversation = new ServerConversation(options);
-  const written: Uint8Array[] = [];
-  let close;
-  for (const chunk of chunks) {
-    const turn = conversation.receive(chunk);
-    written.push(turn.reply);
-    close ??= turn.close;
-  }
-  const last = conversation.end();
-  written.push(last.reply);
-  close ??= last.close;
-  const bytes = written.flatMap((w) => [...w]);
-  return { written: text(Uint8Array.from(bytes)), bytes, close, conversation };
-}
-
-Deno.test("ServerConversation answers in order and answers the unterminated rest at end of input", () => {
-  const { written, close } = converse([bytes("uno\r\ndos\n"), bytes("tres")]);
-  assert.equal(written, "UNO\r\nDOS\nTRES");
-  assert.equal(close, "end of input");
-});
-
-Deno.test("ServerConversation writes the replies due, then closes on DESCONEXION and ignores the rest", () => {
-  const conversation = new ServerConversation();
-  const turn = conversation.receive(bytes("a\nb\n desconexión \r\nc\n"));
-  assert.equal(text(turn.reply), "A\nB\n");
-  assert.equal(turn.close, "disconnect command");
-  assert.equal(conversation.messages, 3);
-  assert.equal(
-    conversation.receive(bytes("d\n")).reply.length,
-    0,
-    "input after the command is ignored",
-  );
-  assert.equal(conversation.end().reply.length, 0);
-});
-
-Deno.test("ServerConversation recognises a bare DESCONEXION at a pause and at end of input", () => {
-  const conversation = new ServerConversation();
-  assert.equal(conversation.receive(bytes("hola")).reply.length, 0, "no reply before the pause");
-  assert.equal(text(conversation.quiet().reply), "HOLA");
-  conversation.receive(bytes("DESCONEXION"));
-  assert.deepEqual(conversation.quiet(), { reply: new Uint8Array(0), close: "disconnect command" });
-  assert.equal(converse([bytes("DESCONEXION")]).close, "disconnect command");
-});
-
-Deno.test("ServerConversation answers a message over the limit with one ERROR line after the replies due", () => {
-  for (const tail of ["\n", ""]) {
-    const { written, close } = converse([bytes(`ok\n${"x".repeat(9)}${tail}`), bytes("after\n")], {
-      maxMessageBytes: 8,
-    });
-    assert.equal(written, "OK\nERROR message too long (limit 8 bytes)\n", JSON.stringify(tail));
-    assert.equal(close, "message too long");
-  }
-});
-
-// Byte streams rich in what matters: terminators, the command, multi-byte and invalid UTF-8.
-const PIECES = [
-  "\n",
-  "\r\n",
-  "\r",
-  "",
-  "hola",
-  "ñandú",
-  "straße",
-  "日本",
-  "DESCONEXION",
-  " desconexión\n",
-  "una linea ascii larga\n",
-]
-  .map(bytes);
-const streamArbitrary = fc.array(
-  fc.oneof(fc.constantFrom(...PIECES), fc.uint8Array({ maxLength: 6 })),
-  { maxLength: 30 },
-).map((parts) => Uint8Array.from(parts.flatMap((p) => [...p])));
-const cutsArbitrary = fc.array(fc.nat(), { maxLength: 12 });
-
-/** Checks `property` for any byte stream, any chunking of it and any limit from 1 to 40 bytes. */
-function forAnyStream(
-  property: (stream: Uint8Array, cuts: number[], limit: number) => void,
-  numRuns = 2000,
-) {
-  fc.assert(
-    fc.property(streamArbitrary, cutsArbitrary, fc.integer({ min: 1, max: 40 }), property),
-    { numRuns },
-  );
-}
-
-function chunked(stream: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-  return [0, ...points].map((from, i) => stream.slice(from, [...points, stream.length][i]));
-}
-
-/** Rules 1, 3 and 6 read straight off the specification, on the whole stream at once. */
-function referenceFrames(stream: Uint8Array, maxMessageBytes: number) {
-  const messages: [number[], Terminator][] = [];
-  let start = 0;
-  for (let end; (end = stream.indexOf(0x0a, start)) !== -1; start = end + 1) {
-    const crlf = end > start && stream[end - 1] === 0x0d;
-    const body = [...stream.subarray(start, crlf ? end - 1 : end)];
-    if (body.length > maxMessageBytes) return { messages, exceeded: true };
-    messages.push([body, crlf ? "\r\n" : "\n"]);
-  }
-  const rest = [...stream.subarray(start)];
-  if (rest.length > maxMessageBytes) return { messages, exceeded: true };
-  if (rest.length > 0) messages.push([rest, ""]);
-  return { messages, exceeded: false };
-}
-
 Deno.test("MessageFramer gives the specification's messages for any chunking of any byte stream", () => {
   forAnyStream((stream, cuts, limit) => {
     const framer = new MessageFramer({ maxMessageBytes: limit });
@@ -380,14 +272,6 @@ Deno.test("MessageFramer gives the specification's messages for any chunking of 
     const last = framer.flush();
     if (last) messages.push([[...last.bytes], last.terminator]);
     assert.deepEqual({ messages, exceeded: framer.exceeded }, referenceFrames(stream, limit));
-  });
-});
-
-Deno.test("ServerConversation gives the same replies for any chunking of any byte stream", () => {
-  forAnyStream((stream, cuts, limit) => {
-    const whole = converse([stream], { maxMessageBytes: limit });
-    const pieces = converse(chunked(stream, cuts), { maxMessageBytes: limit });
-    assert.deepEqual([pieces.written, pieces.close], [whole.written, whole.close]);
   });
 });
 
@@ -420,27 +304,4 @@ Deno.test("uppercaseReply of any bytes decodes to the uppercased decoding, inval
       );
     }),
   );
-});
-
-Deno.test("ServerConversation answers every byte stream as the rules say, fast path included", () => {
-  forAnyStream((stream, cuts, limit) => {
-    // The rules applied one by one to the specification's messages.
-    const { messages, exceeded } = referenceFrames(stream, limit);
-    const want: number[] = [];
-    let close = exceeded ? "message too long" : "end of input";
-    for (const [body, terminator] of messages) {
-      if (isDisconnectCommand(lenient.decode(Uint8Array.from(body)))) {
-        close = "disconnect command";
-        break;
-      }
-      want.push(...uppercaseReply({ bytes: Uint8Array.from(body), terminator }));
-    }
-    if (close === "message too long") {
-      want.push(
-        ...bytes(`ERROR message too long (limit ${limit} bytes)\n`),
-      );
-    }
-    const got = converse(chunked(stream, cuts), { maxMessageBytes: limit });
-    assert.deepEqual([got.bytes, got.close], [want, close]);
-  }, 3000);
 });

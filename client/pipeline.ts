@@ -12,13 +12,8 @@
  * @module
  */
 
-import {
-  concat,
-  isDisconnectCommand,
-  type Message,
-  MessageFramer,
-  type Terminator,
-} from "../protocol.ts";
+import { isDisconnectCommand, type Message, MessageFramer, type Terminator } from "../protocol.ts";
+import { concat } from "../protocol/text.ts";
 import type { ReplyStream } from "./replies.ts";
 import {
   checkForServerError,

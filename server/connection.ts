@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type CloseReason, ServerConversation, type Turn } from "../protocol.ts";
+import { type CloseReason, ServerConversation, type Turn } from "./conversation.ts";
 import {
   closeGracefully,
   closeQuietly,
@@ -163,7 +163,7 @@ export class Connection {
     if (this.#settings.idleTimeoutMs !== undefined) this.#lastInputAt = performance.now();
     // The reply may be a view of the read buffer, which is why #run reads into it
     // again only once the reply is written.
-    const turn = this.#conversation.receive(this.#buffer.subarray(0, bytesRead));
+    const turn = this.#conversation.receiveInPlace(this.#buffer.subarray(0, bytesRead));
     // A full buffer means a busy client: read bigger chunks from now on.
     if (bytesRead === this.#buffer.length && this.#buffer.length < MAX_READ_BUFFER_BYTES) {
       this.#buffer = new Uint8Array(Math.min(this.#buffer.length * 4, MAX_READ_BUFFER_BYTES));

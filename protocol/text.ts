@@ -1,0 +1,107 @@
+/**
+ * UTF-8 and ASCII on raw bytes, for the protocol's hot paths: where a
+ * character ends, uppercasing ASCII where it lies, uppercasing UTF-8 around
+ * invalid bytes, and joining byte arrays. Internal: `protocol.ts` states the
+ * rules these serve.
+ *
+ * @module
+ */
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+// ignoreBOM keeps a leading U+FEFF in the text, so it comes back in the reply.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** Joins byte arrays into one, without copying when there is only one. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  parts = parts.filter((part) => part.length > 0);
+  if (parts.length === 0) return EMPTY;
+  if (parts.length === 1) return parts[0];
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
+}
+
+/**
+ * Length of the well-formed UTF-8 sequence starting at `bytes[start]`
+ * (Unicode table 3-7): its length when complete, 0 when the bytes there can
+ * start no character, or -1 when they are a valid start cut off by `end`.
+ */
+export function sequenceLength(bytes: Uint8Array, start: number, end: number): number {
+  const lead = bytes[start];
+  if (lead < 0x80) return 1;
+  let length: number, low = 0x80, high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+  else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead === 0xe0) low = 0xa0;
+    if (lead === 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead === 0xf0) low = 0x90;
+    if (lead === 0xf4) high = 0x8f;
+  } else return 0;
+  for (let i = 1; i < length; i++) {
+    if (start + i >= end) return -1;
+    const byte = bytes[start + i];
+    if (byte < low || byte > high) return 0;
+    low = 0x80;
+    high = 0xbf;
+  }
+  return length;
+}
+
+/** Whether `bytes` end partway through a well-formed UTF-8 sequence. */
+export function endsInsideCharacter(bytes: Uint8Array): boolean {
+  for (let start = Math.max(0, bytes.length - 3); start < bytes.length; start++) {
+    if (sequenceLength(bytes, start, bytes.length) === -1) return true;
+  }
+  return false;
+}
+
+/**
+ * Copies `bytes[start..end)` to the same place in `target` (which may be
+ * `bytes` itself), uppercased, if they are all ASCII; returns false, having
+ * copied part at most, if they are not.
+ */
+export function copyUppercaseAscii(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+): boolean {
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i];
+    if (byte >= 0x80) return false;
+    target[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
+  }
+  return true;
+}
+
+/** Uppercases the valid UTF-8 text in `bytes` and keeps invalid bytes as they are. */
+export function uppercaseUtf8(bytes: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let i = 0;
+  while (i < bytes.length) {
+    const textStart = i;
+    for (let length; i < bytes.length && (length = sequenceLength(bytes, i, bytes.length)) > 0;) {
+      i += length;
+    }
+    if (textStart < i) parts.push(uppercaseText(bytes.subarray(textStart, i)));
+    const invalidStart = i;
+    while (i < bytes.length && sequenceLength(bytes, i, bytes.length) <= 0) i++;
+    // A copy, not a view: the reply must not share memory with the caller's read buffer.
+    if (invalidStart < i) parts.push(bytes.slice(invalidStart, i));
+  }
+  return concat(parts);
+}
+
+function uppercaseText(validUtf8: Uint8Array): Uint8Array {
+  return encoder.encode(decoder.decode(validUtf8).toUpperCase());
+}

@@ -1,0 +1,145 @@
+/**
+ * The server's side of one connection (the rules of `protocol.ts`) as a pure
+ * state machine: bytes and pauses in, the bytes to write and when to close out.
+ * No I/O, so every step can be tested byte by byte.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type FramingOptions,
+  type Message,
+  MessageFramer,
+  uppercaseReply,
+} from "../protocol.ts";
+import { isDisconnectMessage } from "../protocol/command.ts";
+import { concat, copyUppercaseAscii } from "../protocol/text.ts";
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+/** Why a {@linkcode ServerConversation} wants its connection closed. */
+export type CloseReason = "disconnect command" | "message too long" | "end of input";
+
+/** What the server must do after a step of a {@linkcode ServerConversation}. */
+export interface Turn {
+  /** Bytes to write, possibly empty: replies in order, then any `ERROR` line. */
+  reply: Uint8Array;
+  /** Set when the connection must be closed once `reply` is written. */
+  close?: CloseReason;
+}
+
+/**
+ * The server's side of one connection (rules 1 to 6) as a pure state machine:
+ * bytes and pauses in, the bytes to write and when to close out.
+ *
+ * @example Answering, then disconnecting
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ServerConversation } from "./conversation.ts";
+ *
+ * const conversation = new ServerConversation();
+ * const turn = conversation.receiveInPlace(new TextEncoder().encode("hola\nDESCONEXION\nignored\n"));
+ * assert.equal(new TextDecoder().decode(turn.reply), "HOLA\n");
+ * assert.equal(turn.close, "disconnect command");
+ * ```
+ */
+export class ServerConversation {
+  readonly #framer: MessageFramer;
+  readonly #maxMessageBytes: number;
+  #closed = false;
+  #messages = 0;
+
+  /** Starts a conversation with the given limit. */
+  constructor(options: FramingOptions = {}) {
+    this.#framer = new MessageFramer(options);
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** How many messages have been received, the disconnect command included. */
+  get messages(): number {
+    return this.#messages;
+  }
+
+  /**
+   * Takes the next bytes from the client, and uppercases them where they lie:
+   * `chunk` is changed, and the reply may be a view of it. The server gains a
+   * buffer and a copy per read that way; in return, a read buffer passed here
+   * must not be read into again until the reply is written.
+   *
+   * @param chunk Bytes as read from the connection; changed in place.
+   * @returns The replies they complete, and whether to close.
+   */
+  receiveInPlace(chunk: Uint8Array): Turn {
+    if (this.#closed) return { reply: EMPTY };
+    if (this.#framer.pendingBytes > 0) return this.#answer(this.#framer.push(chunk));
+    // Fast path, the same rules: whole ASCII lines are answered in place, in one
+    // pass, with no new buffer (their terminators are their replies'
+    // terminators). The first line that is not plain ASCII or is over the limit,
+    // and everything after it, take the general path. That line may be left
+    // partly uppercased, which changes nothing: uppercasing goes character by
+    // character and leaves capitals as they are, and the command ignores case.
+    let start = 0;
+    for (let end = chunk.indexOf(LF); end !== -1; end = chunk.indexOf(LF, start)) {
+      if (!copyUppercaseAscii(chunk, start, end + 1, chunk)) break;
+      const crlf = end > start && chunk[end - 1] === CR;
+      if (end - start - (crlf ? 1 : 0) > this.#maxMessageBytes) break;
+      this.#messages++;
+      if (isDisconnectMessage(chunk, start, end)) {
+        return this.#close([chunk.subarray(0, start)], "disconnect command");
+      }
+      start = end + 1;
+    }
+    if (start === chunk.length) return { reply: chunk.subarray(0, start) };
+    const rest = this.#answer(this.#framer.push(chunk.subarray(start)));
+    return { reply: concat([chunk.subarray(0, start), rest.reply]), close: rest.close };
+  }
+
+  /**
+   * Ends the held bytes as a message because the input went quiet (rule 2).
+   * Call it only after {@linkcode quietDelay} has passed without input.
+   */
+  quiet(): Turn {
+    if (this.#closed) return { reply: EMPTY };
+    const message = this.#framer.flush();
+    return this.#answer(message ? [message] : []);
+  }
+
+  /** Ends the conversation at end of input (rule 3): the held bytes are the last message. */
+  end(): Turn {
+    const turn = this.quiet();
+    this.#closed = true;
+    return { reply: turn.reply, close: turn.close ?? "end of input" };
+  }
+
+  /** Milliseconds of quiet after which to call {@linkcode quiet}, or `undefined` for none. */
+  quietDelay(flushDelayMs: number): number | undefined {
+    return this.#closed ? undefined : this.#framer.quietDelay(flushDelayMs);
+  }
+
+  #answer(messages: Message[]): Turn {
+    const replies: Uint8Array[] = [];
+    for (const message of messages) {
+      this.#messages++;
+      if (isDisconnectMessage(message.bytes, 0, message.bytes.length)) {
+        return this.#close(replies, "disconnect command");
+      }
+      replies.push(uppercaseReply(message));
+    }
+    if (this.#framer.exceeded) {
+      replies.push(
+        encoder.encode(`ERROR message too long (limit ${this.#maxMessageBytes} bytes)\n`),
+      );
+      return this.#close(replies, "message too long");
+    }
+    return { reply: concat(replies) };
+  }
+
+  #close(replies: Uint8Array[], reason: CloseReason): Turn {
+    this.#closed = true;
+    return { reply: concat(replies), close: reason };
+  }
+}

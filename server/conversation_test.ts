@@ -1,0 +1,108 @@
+/**
+ * Tests of the server's side of a conversation: replies in order, the
+ * disconnect command, the limit, and properties: any chunking of any byte
+ * stream gives the replies the rules give, fast path included.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { isDisconnectCommand, uppercaseReply } from "../protocol.ts";
+import { chunked, forAnyStream, referenceFrames } from "../protocol_testing.ts";
+import { ServerConversation } from "./conversation.ts";
+
+const encoder = new TextEncoder();
+const bytes = (text: string) => encoder.encode(text);
+const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+const text = (data: Uint8Array) => lenient.decode(data);
+
+/** Runs a conversation over chunks and end of input; returns everything written and why it closed. */
+function converse(chunks: Uint8Array[], options = {}) {
+  const conversation = new ServerConversation(options);
+  const written: Uint8Array[] = [];
+  let close;
+  for (const chunk of chunks) {
+    const turn = conversation.receiveInPlace(chunk);
+    written.push(turn.reply);
+    close ??= turn.close;
+  }
+  const last = conversation.end();
+  written.push(last.reply);
+  close ??= last.close;
+  const bytes = written.flatMap((w) => [...w]);
+  return { written: text(Uint8Array.from(bytes)), bytes, close, conversation };
+}
+
+Deno.test("ServerConversation answers in order and answers the unterminated rest at end of input", () => {
+  const { written, close } = converse([bytes("uno\r\ndos\n"), bytes("tres")]);
+  assert.equal(written, "UNO\r\nDOS\nTRES");
+  assert.equal(close, "end of input");
+});
+
+Deno.test("ServerConversation writes the replies due, then closes on DESCONEXION and ignores the rest", () => {
+  const conversation = new ServerConversation();
+  const turn = conversation.receiveInPlace(bytes("a\nb\n desconexión \r\nc\n"));
+  assert.equal(text(turn.reply), "A\nB\n");
+  assert.equal(turn.close, "disconnect command");
+  assert.equal(conversation.messages, 3);
+  assert.equal(
+    conversation.receiveInPlace(bytes("d\n")).reply.length,
+    0,
+    "input after the command is ignored",
+  );
+  assert.equal(conversation.end().reply.length, 0);
+});
+
+Deno.test("ServerConversation recognises a bare DESCONEXION at a pause and at end of input", () => {
+  const conversation = new ServerConversation();
+  assert.equal(
+    conversation.receiveInPlace(bytes("hola")).reply.length,
+    0,
+    "no reply before the pause",
+  );
+  assert.equal(text(conversation.quiet().reply), "HOLA");
+  conversation.receiveInPlace(bytes("DESCONEXION"));
+  assert.deepEqual(conversation.quiet(), { reply: new Uint8Array(0), close: "disconnect command" });
+  assert.equal(converse([bytes("DESCONEXION")]).close, "disconnect command");
+});
+
+Deno.test("ServerConversation answers a message over the limit with one ERROR line after the replies due", () => {
+  for (const tail of ["\n", ""]) {
+    const { written, close } = converse([bytes(`ok\n${"x".repeat(9)}${tail}`), bytes("after\n")], {
+      maxMessageBytes: 8,
+    });
+    assert.equal(written, "OK\nERROR message too long (limit 8 bytes)\n", JSON.stringify(tail));
+    assert.equal(close, "message too long");
+  }
+});
+
+Deno.test("ServerConversation gives the same replies for any chunking of any byte stream", () => {
+  forAnyStream((stream, cuts, limit) => {
+    const whole = converse([stream], { maxMessageBytes: limit });
+    const pieces = converse(chunked(stream, cuts), { maxMessageBytes: limit });
+    assert.deepEqual([pieces.written, pieces.close], [whole.written, whole.close]);
+  });
+});
+
+Deno.test("ServerConversation answers every byte stream as the rules say, fast path included", () => {
+  forAnyStream((stream, cuts, limit) => {
+    // The rules applied one by one to the specification's messages.
+    const { messages, exceeded } = referenceFrames(stream, limit);
+    const want: number[] = [];
+    let close = exceeded ? "message too long" : "end of input";
+    for (const [body, terminator] of messages) {
+      if (isDisconnectCommand(lenient.decode(Uint8Array.from(body)))) {
+        close = "disconnect command";
+        break;
+      }
+      want.push(...uppercaseReply({ bytes: Uint8Array.from(body), terminator }));
+    }
+    if (close === "message too long") {
+      want.push(
+        ...bytes(`ERROR message too long (limit ${limit} bytes)\n`),
+      );
+    }
+    const got = converse(chunked(stream, cuts), { maxMessageBytes: limit });
+    assert.deepEqual([got.bytes, got.close], [want, close]);
+  }, 3000);
+});
