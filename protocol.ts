@@ -103,9 +103,67 @@ const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
 const RETAINED_PENDING_BYTES = 4096;
 
+/** What {@linkcode LineScanner.scan} found where it looked. */
+export type LineScan = "line" | "too long" | "unterminated";
+
 /**
- * Splits a byte stream into messages (rules 1 to 3 and the limit of rule 6),
- * in linear time whatever the chunking.
+ * The one scanning step of the protocol (rule 1 and the limit of rule 6): where
+ * the line that starts at an offset ends, with which terminator, and whether
+ * it fits the limit. {@linkcode MessageFramer} frames with it, and so does the
+ * server's in-place fast path, so these rules are written once. It keeps its
+ * answer in its fields rather than in a new object: scanning allocates nothing.
+ *
+ * @example Scanning the lines of a chunk
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LineScanner } from "./protocol.ts";
+ *
+ * const bytes = new TextEncoder().encode("uno\r\ndos");
+ * const scanner = new LineScanner();
+ * assert.equal(scanner.scan(bytes, 0), "line");
+ * assert.deepEqual([scanner.bodyEnd, scanner.terminator, scanner.next], [3, "\r\n", 5]);
+ * assert.equal(scanner.scan(bytes, scanner.next), "unterminated");
+ * ```
+ */
+export class LineScanner {
+  /** The longest line body allowed, in bytes. */
+  readonly maxMessageBytes: number;
+  /** Where the line found by the last {@linkcode scan} ends, its terminator excluded. */
+  bodyEnd = 0;
+  /** The terminator of the line found by the last {@linkcode scan}. */
+  terminator: Terminator = "\n";
+  /** Where the line after the one found by the last {@linkcode scan} starts. */
+  next = 0;
+
+  /** Makes a scanner for the given limit. */
+  constructor(options: FramingOptions = {}) {
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /**
+   * Looks for the end of the line that starts at `bytes[start]`. When it ends
+   * in `bytes`, {@linkcode bodyEnd}, {@linkcode terminator} and {@linkcode next}
+   * say where and how.
+   *
+   * @param bytes Where to look.
+   * @param start Where the line starts.
+   * @returns `"line"` when it ends within the limit, `"too long"` when its body
+   *   is over the limit, `"unterminated"` when `bytes` end first.
+   */
+  scan(bytes: Uint8Array, start: number): LineScan {
+    const lf = bytes.indexOf(LF, start);
+    if (lf === -1) return "unterminated";
+    const crlf = lf > start && bytes[lf - 1] === CR;
+    this.bodyEnd = crlf ? lf - 1 : lf;
+    this.terminator = crlf ? "\r\n" : "\n";
+    this.next = lf + 1;
+    return this.bodyEnd - start > this.maxMessageBytes ? "too long" : "line";
+  }
+}
+
+/**
+ * Splits a byte stream into messages (rules 1 to 3 and the limit of rule 6)
+ * with a {@linkcode LineScanner}, in linear time whatever the chunking.
  *
  * @example Framing CRLF split across chunks
  * ```ts
@@ -120,14 +178,14 @@ const RETAINED_PENDING_BYTES = 4096;
  * ```
  */
 export class MessageFramer {
-  readonly #maxMessageBytes: number;
+  readonly #scanner: LineScanner;
   #pending: Uint8Array = EMPTY;
   #pendingLength = 0;
   #exceeded = false;
 
   /** Makes a framer that holds at most `maxMessageBytes + 1` bytes. */
   constructor(options: FramingOptions = {}) {
-    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#scanner = new LineScanner(options);
   }
 
   /** True once a message went over the limit; the framer then ignores all input. */
@@ -150,17 +208,21 @@ export class MessageFramer {
     const messages: Message[] = [];
     if (this.#exceeded) return messages;
     let start = 0;
-    for (let end = chunk.indexOf(LF); end !== -1; end = chunk.indexOf(LF, start)) {
-      const line = this.#pendingLength === 0
-        ? chunk.subarray(start, end)
-        : this.#takePending(chunk.subarray(start, end));
-      start = end + 1;
-      const crlf = line.length > 0 && line[line.length - 1] === CR;
-      const bytes = crlf ? line.subarray(0, line.length - 1) : line;
-      if (!this.#fits(bytes.length)) return messages;
-      messages.push({ bytes, terminator: crlf ? "\r\n" : "\n" });
+    if (this.#pendingLength > 0) {
+      // The held bytes and this chunk up to its first newline are one line,
+      // joined before scanning so that a CR held from the last chunk is seen.
+      const lf = chunk.indexOf(LF);
+      if (lf === -1) {
+        this.#hold(chunk);
+        return messages;
+      }
+      if (this.#frameLines(this.#takePending(chunk.subarray(0, lf + 1)), 0, messages) < 0) {
+        return messages;
+      }
+      start = lf + 1;
     }
-    this.#hold(chunk.subarray(start));
+    const rest = this.#frameLines(chunk, start, messages);
+    if (rest >= 0) this.#hold(chunk.subarray(rest));
     return messages;
   }
 
@@ -187,12 +249,35 @@ export class MessageFramer {
     return endsInsideCharacter(held) ? flushDelayMs + INCOMPLETE_CHARACTER_GRACE_MS : flushDelayMs;
   }
 
+  /**
+   * Frames every complete line of `bytes` from `start` into `messages`.
+   * Returns where the unterminated rest starts, or -1 once a line is over the limit.
+   */
+  #frameLines(bytes: Uint8Array, start: number, messages: Message[]): number {
+    const scanner = this.#scanner;
+    for (let found; (found = scanner.scan(bytes, start)) !== "unterminated"; start = scanner.next) {
+      if (found === "too long") {
+        this.#exceed();
+        return -1;
+      }
+      messages.push({
+        bytes: bytes.subarray(start, scanner.bodyEnd),
+        terminator: scanner.terminator,
+      });
+    }
+    return start;
+  }
+
   #fits(length: number): boolean {
-    if (length <= this.#maxMessageBytes) return true;
+    if (length <= this.#scanner.maxMessageBytes) return true;
+    this.#exceed();
+    return false;
+  }
+
+  #exceed(): void {
     this.#exceeded = true;
     this.#pending = EMPTY;
     this.#pendingLength = 0;
-    return false;
   }
 
   #takePending(tail: Uint8Array): Uint8Array {
@@ -214,7 +299,7 @@ export class MessageFramer {
     if (length > this.#pending.length) {
       const capacity = Math.min(
         Math.max(length, this.#pending.length * 2, 64),
-        this.#maxMessageBytes + 1,
+        this.#scanner.maxMessageBytes + 1,
       );
       const grown = new Uint8Array(capacity);
       grown.set(this.#pending.subarray(0, this.#pendingLength));

@@ -15,6 +15,8 @@ import {
   DEFAULT_FLUSH_DELAY_MS,
   INCOMPLETE_CHARACTER_GRACE_MS,
   isDisconnectCommand,
+  type LineScan,
+  LineScanner,
   MAX_UPPERCASE_GROWTH,
   type Message,
   MessageFramer,
@@ -43,6 +45,40 @@ function frame(
   if (last) keep(last);
   return { messages, framer };
 }
+
+Deno.test("LineScanner finds each line's end, terminator and limit as the specification says", () => {
+  const cases: {
+    input: string;
+    start: number;
+    limit: number;
+    want: LineScan;
+    bodyEnd?: number;
+    terminator?: Terminator;
+    next?: number;
+  }[] = [
+    { input: "abc\n", start: 0, limit: 8, want: "line", bodyEnd: 3, terminator: "\n", next: 4 },
+    { input: "abc\r\n", start: 0, limit: 8, want: "line", bodyEnd: 3, terminator: "\r\n", next: 5 },
+    { input: "a\r\r\n", start: 0, limit: 8, want: "line", bodyEnd: 2, terminator: "\r\n", next: 4 },
+    { input: "\n", start: 0, limit: 8, want: "line", bodyEnd: 0, terminator: "\n", next: 1 },
+    { input: "\r\n", start: 0, limit: 8, want: "line", bodyEnd: 0, terminator: "\r\n", next: 2 },
+    { input: "x\n\r\n", start: 2, limit: 8, want: "line", bodyEnd: 2, terminator: "\r\n", next: 4 },
+    { input: "x\nab\n", start: 2, limit: 2, want: "line", bodyEnd: 4, terminator: "\n", next: 5 },
+    { input: "abc\r\n", start: 0, limit: 3, want: "line", bodyEnd: 3, terminator: "\r\n", next: 5 },
+    { input: "abcd\r\n", start: 0, limit: 3, want: "too long" },
+    { input: "x\nabcd\n", start: 2, limit: 3, want: "too long" },
+    { input: "abc", start: 0, limit: 8, want: "unterminated" },
+    { input: "abc\r", start: 0, limit: 8, want: "unterminated" },
+    { input: "abc\n", start: 4, limit: 8, want: "unterminated" },
+  ];
+  for (const { input, start, limit, want, ...where } of cases) {
+    const scanner = new LineScanner({ maxMessageBytes: limit });
+    const name = `${JSON.stringify(input)} from ${start}, limit ${limit}`;
+    assert.equal(scanner.scan(bytes(input), start), want, name);
+    if (want !== "line") continue;
+    const { bodyEnd, terminator, next } = scanner;
+    assert.deepEqual({ bodyEnd, terminator, next }, where, name);
+  }
+});
 
 Deno.test("MessageFramer frames each edge case as the specification says", () => {
   const cases: { name: string; chunks: string[]; want: [string, Terminator][] }[] = [

@@ -9,6 +9,7 @@
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   type FramingOptions,
+  LineScanner,
   type Message,
   MessageFramer,
   uppercaseReply,
@@ -16,8 +17,6 @@ import {
 import { isDisconnectMessage } from "../protocol/command.ts";
 import { concat, copyUppercaseAscii } from "../protocol/text.ts";
 
-const LF = 0x0a;
-const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
@@ -49,6 +48,7 @@ export interface Turn {
  */
 export class ServerConversation {
   readonly #framer: MessageFramer;
+  readonly #scanner: LineScanner;
   readonly #maxMessageBytes: number;
   #closed = false;
   #messages = 0;
@@ -56,6 +56,7 @@ export class ServerConversation {
   /** Starts a conversation with the given limit. */
   constructor(options: FramingOptions = {}) {
     this.#framer = new MessageFramer(options);
+    this.#scanner = new LineScanner(options);
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
@@ -76,22 +77,22 @@ export class ServerConversation {
   receiveInPlace(chunk: Uint8Array): Turn {
     if (this.#closed) return { reply: EMPTY };
     if (this.#framer.pendingBytes > 0) return this.#answer(this.#framer.push(chunk));
-    // Fast path, the same rules: whole ASCII lines are answered in place, in one
-    // pass, with no new buffer (their terminators are their replies'
+    // Fast path, the same scanner: whole ASCII lines are answered in place, in
+    // one pass, with no new buffer (their terminators are their replies'
     // terminators). The first line that is not plain ASCII or is over the limit,
     // and everything after it, take the general path. That line may be left
     // partly uppercased, which changes nothing: uppercasing goes character by
     // character and leaves capitals as they are, and the command ignores case.
+    const scanner = this.#scanner;
     let start = 0;
-    for (let end = chunk.indexOf(LF); end !== -1; end = chunk.indexOf(LF, start)) {
-      if (!copyUppercaseAscii(chunk, start, end + 1, chunk)) break;
-      const crlf = end > start && chunk[end - 1] === CR;
-      if (end - start - (crlf ? 1 : 0) > this.#maxMessageBytes) break;
+    while (
+      scanner.scan(chunk, start) === "line" && copyUppercaseAscii(chunk, start, scanner.next, chunk)
+    ) {
       this.#messages++;
-      if (isDisconnectMessage(chunk, start, end)) {
+      if (isDisconnectMessage(chunk, start, scanner.bodyEnd)) {
         return this.#close([chunk.subarray(0, start)], "disconnect command");
       }
-      start = end + 1;
+      start = scanner.next;
     }
     if (start === chunk.length) return { reply: chunk.subarray(0, start) };
     const rest = this.#answer(this.#framer.push(chunk.subarray(start)));
