@@ -22,8 +22,16 @@
  *    case and accents is the disconnect command: no reply, the replies already
  *    due are written, the connection is closed and anything after it ignored.
  * 6. A message longer than the limit ({@linkcode DEFAULT_MAX_MESSAGE_BYTES},
- *    terminator not counted) is answered with one line starting with `ERROR`
- *    and the connection is closed. At most the limit plus one byte is held.
+ *    terminator not counted) is answered with the replies already due, then
+ *    one `ERROR` line, and the connection is closed. At most the limit plus one
+ *    byte is held.
+ * 7. The server may also end a connection with one `ERROR` line, and no reply
+ *    to anything after it: when it already serves as many clients as it may,
+ *    and, if it is set to, when a client has sent nothing, or read none of its
+ *    replies, for too long. {@linkcode ERROR_LINES} lists every such line.
+ *    Each starts with `ERROR` and ends with `\n`. A client tells one from a
+ *    reply ({@linkcode isErrorLine}): a reply starts with `ERROR` only when its
+ *    message, uppercased, does too.
  *
  * @module
  */
@@ -51,7 +59,45 @@ export const DEFAULT_FLUSH_DELAY_MS = 50;
  */
 export const MAX_UPPERCASE_GROWTH = 3;
 
-/** Room for one of the server's `ERROR` lines, in bytes. */
+/**
+ * Every `ERROR` line the server sends (rules 6 and 7), built from its limits.
+ * The server closes the connection after any of them.
+ */
+export const ERROR_LINES = {
+  /** A message over the limit (rule 6). */
+  messageTooLong: (limitBytes: number): string =>
+    `ERROR message too long (limit ${limitBytes} bytes)\n`,
+  /** The server already serves as many clients as it may (rule 7). */
+  tooManyConnections: (limit: number): string =>
+    `ERROR too many connections (limit ${limit}), try again later\n`,
+  /** The client sent nothing, or read none of its replies, for too long (rule 7). */
+  idleTimeout: (seconds: number): string =>
+    `ERROR idle timeout (nothing received for ${seconds} s)\n`,
+} as const;
+
+/**
+ * Tells one of the server's `ERROR` lines from a reply (rule 7): a reply
+ * starts with `ERROR` only when its message, uppercased, does too.
+ *
+ * @example A reply to "error 404" is not an error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isErrorLine } from "./protocol.ts";
+ *
+ * assert(isErrorLine("ERROR message too long (limit 8 bytes)", "demasiado largo"));
+ * assert(!isErrorLine("ERROR 404", "error 404"));
+ * ```
+ *
+ * @param line A line from the server, without its terminator.
+ * @param message The message it answers, as sent.
+ * @returns Whether the line is the server's `ERROR` line.
+ */
+export function isErrorLine(line: string, message: string): boolean {
+  return line.startsWith(ERROR_PREFIX) && !message.toUpperCase().startsWith(ERROR_PREFIX);
+}
+
+const ERROR_PREFIX = "ERROR";
+// Room for the longest ERROR line, whatever the limits in it.
 const ERROR_LINE_ROOM = 256;
 
 /**

@@ -13,13 +13,16 @@ import fc from "fast-check";
 import { chunked, forAnyStream, referenceFrames } from "./protocol_testing.ts";
 import {
   DEFAULT_FLUSH_DELAY_MS,
+  ERROR_LINES,
   INCOMPLETE_CHARACTER_GRACE_MS,
   isDisconnectCommand,
+  isErrorLine,
   type LineScan,
   LineScanner,
   MAX_UPPERCASE_GROWTH,
   type Message,
   MessageFramer,
+  replyLimit,
   type Terminator,
   uppercaseReply,
 } from "./protocol.ts";
@@ -340,4 +343,32 @@ Deno.test("uppercaseReply of any bytes decodes to the uppercased decoding, inval
       );
     }),
   );
+});
+
+Deno.test("ERROR_LINES are single lines that start with ERROR and fit a client's reply limit", () => {
+  const lines = [
+    ERROR_LINES.messageTooLong(1024 * 1024 * 1024),
+    ERROR_LINES.tooManyConnections(1_000_000),
+    ERROR_LINES.idleTimeout(7 * 24 * 3600),
+  ];
+  for (const line of lines) {
+    assert.match(line, /^ERROR [^\n]+\n$/);
+    assert(bytes(line).length - 1 <= replyLimit(1), `${line} fits even the smallest reply limit`);
+    assert(isErrorLine(line.trimEnd(), "hola"), line);
+  }
+  assert.equal(ERROR_LINES.messageTooLong(8), "ERROR message too long (limit 8 bytes)\n");
+});
+
+Deno.test("isErrorLine takes a line for the server's ERROR only when its message did not start with error", () => {
+  const table: [line: string, message: string, want: boolean][] = [
+    ["ERROR message too long (limit 8 bytes)", "demasiado largo", true],
+    ["ERROR 404", "error 404", false],
+    ["ERRORES", "errores", false],
+    ["ERROR idle timeout (nothing received for 1 s)", "", true],
+    ["HOLA", "hola", false],
+    ["ERROR", "Error", false],
+  ];
+  for (const [line, message, want] of table) {
+    assert.equal(isErrorLine(line, message), want, `${line} after ${message}`);
+  }
 });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DISCONNECT_COMMAND, type Message } from "../protocol.ts";
+import { DISCONNECT_COMMAND, isErrorLine, type Message } from "../protocol.ts";
 import { describeNetworkError, withTimeout, writeAll } from "../io.ts";
 import type { ReplyStream } from "./replies.ts";
 
@@ -80,15 +80,14 @@ export function connectionLost(replies: ReplyStream, when: string): SessionEnd {
 }
 
 /**
- * Ends the session if `reply` is the server's `ERROR` line. It is a reply, not
- * an error, when the message itself uppercases to something starting with
- * `ERROR` ("error 404", say).
+ * Ends the session if `reply` is the server's `ERROR` line, as the protocol
+ * tells them apart (`isErrorLine`).
  *
  * @throws {SessionEnd} With {@linkcode EXIT.SERVER_ERROR}.
  */
 export function checkForServerError(reply: Message, sentText: string): void {
   const text = decoder.decode(reply.bytes);
-  if (text.startsWith("ERROR") && !sentText.toUpperCase().startsWith("ERROR")) {
+  if (isErrorLine(text, sentText)) {
     throw new SessionEnd(EXIT.SERVER_ERROR, `The server refused the message: ${text}`);
   }
 }

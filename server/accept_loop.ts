@@ -15,6 +15,7 @@ import {
   withTimeout,
   writeAll,
 } from "../io.ts";
+import { ERROR_LINES } from "../protocol.ts";
 import { Connection, type ConnectionLifecycle } from "./connection.ts";
 import type { Settings } from "./settings.ts";
 
@@ -242,7 +243,7 @@ export class AcceptLoop implements UppercaseServer {
     const limit = this.#settings.maxConnections;
     const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
     this.#settings.log?.(`#${id} ${peer} refused: too many connections (limit ${limit})`);
-    const line = encoder.encode(`ERROR too many connections (limit ${limit}), try again later\n`);
+    const line = encoder.encode(ERROR_LINES.tooManyConnections(limit));
     // A few bytes into a new socket's empty buffer: the write cannot block.
     const refusal = writeAll(conn, line).catch(() => {}).then(() => closeGracefully(conn));
     this.#refusals.add(refusal);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ERROR_LINES } from "../protocol.ts";
 import { type CloseReason, ServerConversation, type Turn } from "./conversation.ts";
 import {
   closeGracefully,
@@ -151,8 +152,7 @@ export class Connection {
   }
 
   #idleTimeout(): ConnectionTurn {
-    const seconds = this.#settings.idleTimeoutMs! / 1000;
-    const line = `ERROR idle timeout (nothing received for ${seconds} s)\n`;
+    const line = ERROR_LINES.idleTimeout(this.#settings.idleTimeoutMs! / 1000);
     return { reply: encoder.encode(line), close: "idle timeout" };
   }
 

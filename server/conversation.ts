@@ -8,6 +8,7 @@
 
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
+  ERROR_LINES,
   type FramingOptions,
   LineScanner,
   type Message,
@@ -132,7 +133,7 @@ export class ServerConversation {
     }
     if (this.#framer.exceeded) {
       replies.push(
-        encoder.encode(`ERROR message too long (limit ${this.#maxMessageBytes} bytes)\n`),
+        encoder.encode(ERROR_LINES.messageTooLong(this.#maxMessageBytes)),
       );
       return this.#close(replies, "message too long");
     }
