@@ -1,6 +1,8 @@
 /**
- * Command-line plumbing shared by `server.ts` and `client.ts`: flags read into
- * checked values, usage errors worded for people, and the program's version.
+ * Command-line plumbing shared by `server.ts` and `client.ts`: each flag
+ * described once (parsed, shown by `--help` and tabled in the README from the
+ * same description), whole numbers checked, usage errors worded for people,
+ * every exit status of both programs, and the version.
  *
  * @module
  */
@@ -11,8 +13,78 @@ import config from "./deno.json" with { type: "json" };
 /** The program's version, from `deno.json`. */
 export const VERSION: string = config.version;
 
-/** Exit status for a bad flag or argument. */
-export const EXIT_USAGE = 2;
+/** Which program an exit status belongs to. */
+export type Program = "server" | "client" | "both";
+
+/** One exit status: its code, which program uses it, and what it means. */
+export interface ExitStatus {
+  /** The process's exit code. */
+  code: number;
+  /** Which program exits with it. */
+  program: Program;
+  /** What it means, for the README and `--help`. */
+  meaning: string;
+}
+
+/** Every exit status of both programs: the one table the code, `--help` and the README use. */
+export const EXIT_STATUSES = {
+  OK: {
+    code: 0,
+    program: "both",
+    meaning: "Done: client disconnected as asked; server stopped by a signal",
+  },
+  FAILURE: {
+    code: 1,
+    program: "client",
+    meaning: "Bad input, such as a piped line longer than the limit",
+  },
+  USAGE: { code: 2, program: "both", meaning: "Bad flag or argument (the message says which)" },
+  CANNOT_LISTEN: {
+    code: 3,
+    program: "server",
+    meaning: "Cannot listen: address in use, no permission, no such address",
+  },
+  NO_SERVER: { code: 3, program: "client", meaning: "Cannot connect: no server listening there" },
+  CONNECTION_LOST: {
+    code: 4,
+    program: "client",
+    meaning: "The server closed or reset the connection before the client was done",
+  },
+  SERVER_ERROR: { code: 5, program: "client", meaning: "The server answered with an `ERROR` line" },
+  INTERRUPTED: { code: 130, program: "client", meaning: "Interrupted with Ctrl-C" },
+  OUTPUT_CLOSED: {
+    code: 141,
+    program: "client",
+    meaning: "Its output was closed early (`| head`), as for a filter killed by SIGPIPE",
+  },
+} as const satisfies Record<string, ExitStatus>;
+
+/** The exit codes by name, such as `EXIT.NO_SERVER` (3). */
+export const EXIT: {
+  readonly [K in keyof typeof EXIT_STATUSES]: (typeof EXIT_STATUSES)[K]["code"];
+} = Object.fromEntries(
+  Object.entries(EXIT_STATUSES).map(([name, status]) => [name, status.code]),
+) as never;
+
+/** One command-line flag: how it is parsed, and how `--help` and the README describe it. */
+export interface Flag {
+  /** The placeholder of its value, such as `<n>`; left out for a switch. */
+  value?: string;
+  /** A one-letter alias, such as `h` for `-h`. */
+  short?: string;
+  /** The default, as shown to people; the program fills it in elsewhere. */
+  default?: string | number;
+  /** What it does, in one line; `code` in backquotes. */
+  help: string;
+}
+
+/** A program's flags, by name without the dashes. */
+export type Flags = Record<string, Flag>;
+
+/** Parsed flags: the text given for a flag with a value, `true` for a switch given. */
+export type FlagValues<T extends Flags> = {
+  [K in keyof T]?: T[K] extends { value: string } ? string : boolean;
+};
 
 /** The values `--max-message-bytes` accepts, the same for the server and the client. */
 export const MAX_MESSAGE_BYTES_RANGE = { min: 1, max: 1024 * 1024 * 1024 } as const;
@@ -26,13 +98,28 @@ export class UsageError extends Error {
  * Reads flags strictly: unknown flags, missing values and stray arguments are
  * {@linkcode UsageError}s.
  *
+ * @example Reading a value and a switch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseFlags } from "./cli.ts";
+ *
+ * const flags = { port: { value: "<n>", help: "Port" }, quiet: { help: "Log less" } };
+ * assert.deepEqual({ ...parseFlags(["--port", "6000", "--quiet"], flags) }, { port: "6000", quiet: true });
+ * ```
+ *
  * @param args The command-line arguments, such as `Deno.args`.
- * @param options The flags `node:util`'s `parseArgs` should accept.
- * @returns The flags' values.
+ * @param flags The flags the program accepts.
+ * @returns The flags given.
  */
-export function parseFlags<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+export function parseFlags<T extends Flags>(args: string[], flags: T): FlagValues<T> {
+  const options: ParseArgsOptionsConfig = {};
+  for (const [name, flag] of Object.entries(flags)) {
+    options[name] = { type: flag.value ? "string" : "boolean" };
+    if (flag.short) options[name].short = flag.short;
+  }
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args, options, strict: true, allowPositionals: false })
+      .values as FlagValues<T>;
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
@@ -43,15 +130,16 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(args: string[], opt
  *
  * @param name The flag's name, without dashes.
  * @param value The text given, or `undefined` when the flag was left out.
- * @param range The default and the smallest and largest values allowed.
- * @returns The number.
+ * @param range The smallest and largest values allowed.
+ * @returns The number, or `undefined` when the flag was left out.
+ * @throws {UsageError} When the text is not a whole number in the range.
  */
 export function integerFlag(
   name: string,
   value: string | undefined,
-  range: { fallback: number; min: number; max: number },
-): number {
-  if (value === undefined) return range.fallback;
+  range: { min: number; max: number },
+): number | undefined {
+  if (value === undefined) return undefined;
   const number = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(number >= range.min && number <= range.max)) {
     throw new UsageError(
@@ -65,11 +153,114 @@ export function integerFlag(
  * Prints a usage error the way both programs do, and gives its exit status.
  *
  * @param error The usage error.
- * @returns {@linkcode EXIT_USAGE}.
+ * @returns {@linkcode EXIT.USAGE}.
  */
 export function reportUsageError(error: UsageError): number {
   console.error(`${error.message} (run with --help to see the options)`);
-  return EXIT_USAGE;
+  return EXIT.USAGE;
+}
+
+const HELP_WIDTH = 80;
+
+/**
+ * The "Options:" lines of `--help`: each flag, then its meaning and default,
+ * wrapped to 80 columns.
+ *
+ * @param flags The program's flags.
+ * @returns The lines, joined.
+ */
+export function optionsHelp(flags: Flags): string {
+  const entries = Object.entries(flags).map(([name, flag]) => ({
+    left: `  ${flagName(name, flag)}${flag.value ? ` ${flag.value}` : ""}`,
+    right: plain(flag.help) + (flag.default === undefined ? "" : ` (default ${flag.default})`),
+  }));
+  const column = Math.max(...entries.map((entry) => entry.left.length)) + 2;
+  return entries.map(({ left, right }) =>
+    wrap(right, HELP_WIDTH - column).map((line, i) =>
+      (i === 0 ? left.padEnd(column) : " ".repeat(column)) + line
+    ).join("\n")
+  ).join("\n");
+}
+
+/**
+ * The "Exit status:" lines of `--help` for one program.
+ *
+ * @param program The program.
+ * @returns The lines, joined.
+ */
+export function exitHelp(program: Exclude<Program, "both">): string {
+  return statusesOf(program)
+    .map((status) => `  ${String(status.code).padEnd(5)}${plain(status.meaning)}`)
+    .join("\n");
+}
+
+/**
+ * The README's table of a program's flags, as `deno fmt` lays it out.
+ *
+ * @param flags The program's flags.
+ * @returns The Markdown table.
+ */
+export function flagTable(flags: Flags): string {
+  return markdownTable(
+    ["Flag", "Default", "Meaning"],
+    Object.entries(flags).map(([name, flag]) => [
+      "`" + flagName(name, flag).replace(", ", "`, `") +
+      (flag.value ? ` ${flag.value}` : "") + "`",
+      flag.default === undefined ? "" : "`" + flag.default + "`",
+      flag.help,
+    ]),
+  );
+}
+
+/**
+ * The README's table of both programs' exit statuses, as `deno fmt` lays it out.
+ *
+ * @returns The Markdown table.
+ */
+export function exitTable(): string {
+  return markdownTable(
+    ["Code", "Program", "Meaning"],
+    Object.values(EXIT_STATUSES).map((status) => [
+      "`" + status.code + "`",
+      status.program,
+      status.meaning,
+    ]),
+  );
+}
+
+function statusesOf(program: Program): ExitStatus[] {
+  return Object.values(EXIT_STATUSES)
+    .filter((status: ExitStatus) => status.program === program || status.program === "both");
+}
+
+function flagName(name: string, flag: Flag): string {
+  return flag.short ? `-${flag.short}, --${name}` : `--${name}`;
+}
+
+function plain(text: string): string {
+  return text.replaceAll("`", "");
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines = [""];
+  for (const word of text.split(" ")) {
+    const line = lines[lines.length - 1];
+    if (line && line.length + 1 + word.length > width) lines.push(word);
+    else lines[lines.length - 1] = line ? `${line} ${word}` : word;
+  }
+  return lines;
+}
+
+function markdownTable(header: string[], rows: string[][]): string {
+  const cells = [header, ...rows].map((row) => row.map((cell) => cell.replaceAll("|", "\\|")));
+  const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column].length)));
+  const line = (row: string[]) =>
+    `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(" | ")} |`;
+  return [
+    line(cells[0]),
+    `| ${widths.map((width) => "-".repeat(width)).join(" | ")} |`,
+    ...cells.slice(1).map(line),
+  ].join("\n");
 }
 
 function describeParseError(error: unknown): string {

@@ -25,20 +25,15 @@ import {
   replyLimit,
 } from "./protocol.ts";
 import { describeNetworkError } from "./io.ts";
-import {
-  integerFlag,
-  MAX_MESSAGE_BYTES_RANGE,
-  parseFlags,
-  reportUsageError,
-  UsageError,
-  VERSION,
-} from "./cli.ts";
+import { EXIT, reportUsageError, UsageError, VERSION } from "./cli.ts";
+import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./client/command_line.ts";
 import { ReplyStream } from "./client/replies.ts";
 import { Pipeline } from "./client/pipeline.ts";
 import { runTerminal, styleFor } from "./client/terminal.ts";
-import { EXIT, SessionEnd } from "./client/session.ts";
+import { SessionEnd } from "./client/session.ts";
 
-export { CLOSE_WAIT_MS, EXIT } from "./client/session.ts";
+export { EXIT } from "./cli.ts";
+export { CLOSE_WAIT_MS } from "./client/session.ts";
 export { MAX_IN_FLIGHT } from "./client/pipeline.ts";
 
 /** Quiet pause, in ms, that ends a reply from servers that send no newline. */
@@ -173,31 +168,6 @@ async function connect(hostname: string, port: number): Promise<Deno.TcpConn> {
   }
 }
 
-const USAGE =
-  `uppercase-tcp client ${VERSION}: sends messages to an uppercase server and prints the replies.
-
-Usage:
-  deno task client [options]
-  deno run --allow-net client.ts [options]
-
-Options:
-  --host <address>          Server address (default ${DEFAULT_HOSTNAME})
-  --port <n>                Server port (default ${DEFAULT_PORT})
-  --max-message-bytes <n>   Longest message to send; match the server's
-                            (default ${DEFAULT_MAX_MESSAGE_BYTES})
-  -h, --help                Show this help
-  -V, --version             Show the version
-
-At a terminal it prompts for messages, with line editing and history (Up, Down).
-DESCONEXION or Ctrl-D disconnects and exits 0; Ctrl-C disconnects and exits 130.
-With piped input it prints only the replies, one per line:
-  deno task client < in.txt > out.txt
-  producer | deno task client | head -5
-
-Exit status: 0 disconnected, 1 bad input, 2 bad flag, 3 no server,
-4 connection lost, 5 ERROR from the server, 130 Ctrl-C,
-141 output closed early (as for any filter killed by SIGPIPE).`;
-
 /**
  * Runs the client's command line on the process's own terminal or pipes.
  *
@@ -205,37 +175,25 @@ Exit status: 0 disconnected, 1 bad input, 2 bad flag, 3 no server,
  * @returns The exit status, one of {@linkcode EXIT}.
  */
 export async function main(args: string[]): Promise<number> {
-  let hostname: string, port: number, maxMessageBytes: number;
+  let command: ClientCommand;
   try {
-    const flags = parseFlags(args, {
-      host: { type: "string" },
-      port: { type: "string" },
-      "max-message-bytes": { type: "string" },
-      help: { type: "boolean", short: "h" },
-      version: { type: "boolean", short: "V" },
-    });
-    if (flags.help || flags.version) {
-      console.log(flags.help ? USAGE : VERSION);
-      return EXIT.OK;
-    }
-    hostname = flags.host ?? DEFAULT_HOSTNAME;
-    port = integerFlag("port", flags.port, { fallback: DEFAULT_PORT, min: 1, max: 65535 });
-    maxMessageBytes = integerFlag("max-message-bytes", flags["max-message-bytes"], {
-      fallback: DEFAULT_MAX_MESSAGE_BYTES,
-      ...MAX_MESSAGE_BYTES_RANGE,
-    });
+    command = parseClientArgs(args);
   } catch (error) {
     if (error instanceof UsageError) return reportUsageError(error);
     throw error;
+  }
+  if (command.run !== "connect") {
+    console.log(command.run === "help" ? CLIENT_USAGE : VERSION);
+    return EXIT.OK;
   }
   const interactive = Deno.stdin.isTerminal();
   // Raw mode hands every key to the line editor; Ctrl-C arrives as a key, not a signal.
   if (interactive) Deno.stdin.setRaw(true);
   try {
     return await runClient({
-      hostname,
-      port,
-      maxMessageBytes,
+      hostname: command.hostname,
+      port: command.port,
+      maxMessageBytes: command.maxMessageBytes,
       input: Deno.stdin.readable,
       output: Deno.stdout.writable,
       errors: Deno.stderr.writable,

@@ -22,27 +22,46 @@ import {
   type RunOptions,
   type Target,
 } from "./load.ts";
-import { integerFlag, parseFlags, reportUsageError, UsageError } from "../cli.ts";
+import {
+  type Flags,
+  integerFlag,
+  optionsHelp,
+  parseFlags,
+  reportUsageError,
+  UsageError,
+} from "../cli.ts";
 import { epollAvailable, pingPongThroughEpoll } from "./epoll_load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const GENERATOR_CORE = "0";
 const SERVER_CORE = "1";
 
+const BENCH_FLAGS = {
+  compare: { help: "Also measure the Node.js baseline (`bench/node_server.mjs`) in the same run" },
+  host: { value: "<address>", help: "Measure the server already listening there instead of ours" },
+  port: { value: "<n>", default: 5000, help: "Its port (with --host)" },
+  pid: { value: "<n>", help: "Its process (with --host), to report its CPU use and memory" },
+  seconds: {
+    value: "<n>",
+    default: 3,
+    help: "Measured seconds per scenario, after 1 s of warm-up",
+  },
+  rounds: {
+    value: "<n>",
+    default: 3,
+    help:
+      "Runs of each scenario on each server, taking turns; the median by messages/s is reported",
+  },
+  quick: { help: "A short run: 1 s per scenario, 1 round, 1,000 idle connections" },
+  json: { help: "Print the results as JSON instead of a table" },
+  svg: { value: "<file>", default: "bench/results.svg", help: "Where to write the chart" },
+  help: { short: "h", help: "Show this help" },
+} as const satisfies Flags;
+
 const USAGE = `deno task bench [options]: load-test an uppercase server and print a table.
 
 Options:
-  --compare          Also measure the Node.js baseline (bench/node_server.mjs) in the same run
-  --host <address>   Measure the server already listening there instead of starting ours
-  --port <n>         Its port (with --host; default 5000)
-  --pid <n>          Its process (with --host), to report its CPU use and memory
-  --seconds <n>      Measured seconds per scenario, after 1 s of warm-up (default 3)
-  --rounds <n>       Runs of each scenario on each server, taking turns; the
-                     median by messages/s is reported (default 3)
-  --quick            A short run: 1 s per scenario, 1 round, 1,000 idle connections
-  --json             Print the results as JSON instead of a table
-  --svg <file>       Where to write the chart (default bench/results.svg)
-  -h, --help         Show this help`;
+${optionsHelp(BENCH_FLAGS)}`;
 
 interface ServerUnderTest {
   name: string;
@@ -184,36 +203,21 @@ async function main(args: string[]): Promise<number> {
 }
 
 function readFlags(args: string[]) {
-  const flags = parseFlags(args, {
-    compare: { type: "boolean" },
-    host: { type: "string" },
-    port: { type: "string" },
-    pid: { type: "string" },
-    seconds: { type: "string" },
-    rounds: { type: "string" },
-    quick: { type: "boolean" },
-    json: { type: "boolean" },
-    svg: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
+  const flags = parseFlags(args, BENCH_FLAGS);
   if (flags.help) return "help" as const;
   if ((flags.port ?? flags.pid) !== undefined && flags.host === undefined) {
     throw new UsageError(`--${flags.port ? "port" : "pid"} needs --host`);
   }
   return {
     flags,
-    port: integerFlag("port", flags.port, { fallback: 5000, min: 1, max: 65535 }),
-    pid: flags.pid === undefined
-      ? undefined
-      : integerFlag("pid", flags.pid, { fallback: 0, min: 1, max: 2 ** 22 }),
-    seconds: flags.quick ? 1 : integerFlag("seconds", flags.seconds, {
-      fallback: 3,
-      min: 1,
-      max: 3600,
-    }),
+    port: integerFlag("port", flags.port, { min: 1, max: 65535 }) ?? BENCH_FLAGS.port.default,
+    pid: integerFlag("pid", flags.pid, { min: 1, max: 2 ** 22 }),
+    seconds: flags.quick
+      ? 1
+      : integerFlag("seconds", flags.seconds, { min: 1, max: 3600 }) ?? BENCH_FLAGS.seconds.default,
     rounds: flags.quick
       ? 1
-      : integerFlag("rounds", flags.rounds, { fallback: 3, min: 1, max: 100 }),
+      : integerFlag("rounds", flags.rounds, { min: 1, max: 100 }) ?? BENCH_FLAGS.rounds.default,
   };
 }
 

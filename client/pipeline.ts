@@ -14,15 +14,9 @@
 
 import { isDisconnectCommand, type Message, MessageFramer, type Terminator } from "../protocol.ts";
 import { concat } from "../protocol/text.ts";
+import { EXIT } from "../cli.ts";
 import type { ReplyStream } from "./replies.ts";
-import {
-  checkForServerError,
-  connectionLost,
-  disconnect,
-  EXIT,
-  send,
-  SessionEnd,
-} from "./session.ts";
+import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
 
 /** Most messages a pipeline keeps unanswered at once. */
 export const MAX_IN_FLIGHT = 128;

@@ -1,6 +1,6 @@
 /**
- * What the client's two modes share: how a session ends (an exit status and a
- * line for people), sending, disconnecting politely, and telling the server's
+ * What the client's two modes share: how a session ends (an exit status from
+ * `cli.ts`'s table and a line for people), sending, disconnecting politely, and telling the server's
  * `ERROR` lines from replies.
  *
  * @module
@@ -8,30 +8,11 @@
 
 import { DISCONNECT_COMMAND, isErrorLine, type Message } from "../protocol.ts";
 import { describeNetworkError, withTimeout, writeAll } from "../io.ts";
+import { EXIT } from "../cli.ts";
 import type { ReplyStream } from "./replies.ts";
 
 /** How long the client waits for the server to close after `DESCONEXION`, in ms. */
 export const CLOSE_WAIT_MS = 1_000;
-
-/** The client's exit statuses. */
-export const EXIT = {
-  /** Disconnected as asked (`DESCONEXION`, end of input, Ctrl-D). */
-  OK: 0,
-  /** A problem with the input, such as a line over the limit, or an unexpected failure. */
-  FAILURE: 1,
-  /** A bad flag or argument. */
-  USAGE: 2,
-  /** No server could be reached. */
-  NO_SERVER: 3,
-  /** The server closed or reset the connection before the client was done. */
-  CONNECTION_LOST: 4,
-  /** The server answered with an `ERROR` line. */
-  SERVER_ERROR: 5,
-  /** Interrupted with Ctrl-C. */
-  INTERRUPTED: 130,
-  /** The output was closed early (`| head`): the status of a filter killed by SIGPIPE. */
-  OUTPUT_CLOSED: 141,
-} as const;
 
 /** Ends the session with an exit status and, for errors, a line for people. */
 export class SessionEnd extends Error {

@@ -11,15 +11,9 @@ import * as readline from "node:readline";
 import { Readable, Writable } from "node:stream";
 import { isDisconnectCommand } from "../protocol.ts";
 import { Wakeup } from "./replies.ts";
+import { EXIT } from "../cli.ts";
 import type { ReplyStream } from "./replies.ts";
-import {
-  checkForServerError,
-  connectionLost,
-  disconnect,
-  EXIT,
-  send,
-  SessionEnd,
-} from "./session.ts";
+import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
 
 /** How text for people is shown. */
 export interface Style {

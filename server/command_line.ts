@@ -1,0 +1,159 @@
+/**
+ * The server's command line: its flags, its `--help` text, the `serve()`
+ * options the flags give, and what to tell people when it cannot listen.
+ * `server.ts` runs it.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_FLUSH_DELAY_MS,
+  DEFAULT_HOSTNAME,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_PORT,
+} from "../protocol.ts";
+import {
+  exitHelp,
+  type Flags,
+  integerFlag,
+  MAX_MESSAGE_BYTES_RANGE,
+  optionsHelp,
+  parseFlags,
+  VERSION,
+} from "../cli.ts";
+import { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./settings.ts";
+
+/** The server's flags. */
+export const SERVER_FLAGS = {
+  host: {
+    value: "<address>",
+    default: DEFAULT_HOSTNAME,
+    help: "Address to listen on; `0.0.0.0` for every interface, `::1` for IPv6",
+  },
+  port: {
+    value: "<n>",
+    default: DEFAULT_PORT,
+    help: "Port to listen on; `0` picks a free one (the port is printed)",
+  },
+  "flush-delay": {
+    value: "<ms>",
+    default: DEFAULT_FLUSH_DELAY_MS,
+    help: "Quiet pause that ends an unterminated message; `0` turns it off",
+  },
+  "max-message-bytes": {
+    value: "<n>",
+    default: DEFAULT_MAX_MESSAGE_BYTES,
+    help: "Longest message; longer ones get an `ERROR` line and are closed",
+  },
+  "max-connections": {
+    value: "<n>",
+    default: DEFAULT_MAX_CONNECTIONS,
+    help: "Most clients served at once; one more gets an `ERROR` line",
+  },
+  "idle-timeout": {
+    value: "<s>",
+    default: 0,
+    help: "Close a connection silent (or not reading) this long; `0` never",
+  },
+  quiet: { help: "No connection log on stderr" },
+  help: { short: "h", help: "Usage, options and examples" },
+  version: { short: "V", help: "The version" },
+} as const satisfies Flags;
+
+/** The server's `--help` text. */
+export const SERVER_USAGE =
+  `uppercase-tcp server ${VERSION}: answers each line with the line in UPPERCASE.
+
+Usage:
+  deno task server [options]
+  deno run --allow-net server.ts [options]
+
+Options:
+${optionsHelp(SERVER_FLAGS)}
+
+Examples:
+  deno task server --port 6000
+  echo "hola servidor" | nc 127.0.0.1 5000      # prints HOLA SERVIDOR
+
+Stop it with Ctrl-C (or SIGTERM): it closes every connection and exits 0.
+
+Exit status:
+${exitHelp("server")}`;
+
+/** What the command line asks for: help, the version, or a server with these options. */
+export type ServerCommand =
+  | { run: "help" }
+  | { run: "version" }
+  | { run: "serve"; options: ServeOptions };
+
+/**
+ * Reads the server's command line. Flags left out stay `undefined`, for
+ * `serve()` to fill in.
+ *
+ * @example Reading a port and --quiet
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseServerArgs } from "./command_line.ts";
+ *
+ * const command = parseServerArgs(["--port", "6000", "--quiet"]);
+ * assert(command.run === "serve");
+ * assert.equal(command.options.port, 6000);
+ * assert.equal(command.options.log, null);
+ * ```
+ *
+ * @param args The command-line arguments.
+ * @returns What to do.
+ * @throws {UsageError} For an unknown flag, a missing value or a bad number.
+ */
+export function parseServerArgs(args: string[]): ServerCommand {
+  const flags = parseFlags(args, SERVER_FLAGS);
+  if (flags.help) return { run: "help" };
+  if (flags.version) return { run: "version" };
+  const idleTimeout = integerFlag("idle-timeout", flags["idle-timeout"], {
+    min: 0,
+    max: 7 * 24 * 3600,
+  });
+  return {
+    run: "serve",
+    options: {
+      hostname: flags.host,
+      port: integerFlag("port", flags.port, { min: 0, max: 65535 }),
+      flushDelayMs: integerFlag("flush-delay", flags["flush-delay"], { min: 0, max: 60_000 }),
+      maxMessageBytes: integerFlag(
+        "max-message-bytes",
+        flags["max-message-bytes"],
+        MAX_MESSAGE_BYTES_RANGE,
+      ),
+      maxConnections: integerFlag("max-connections", flags["max-connections"], {
+        min: 1,
+        max: 1_000_000,
+      }),
+      idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000,
+      log: flags.quiet ? null : undefined,
+    },
+  };
+}
+
+/**
+ * Says why the server cannot listen, and what to do about it, in one line.
+ *
+ * @param error What `Deno.listen` threw.
+ * @param address Where it tried to listen, as `host:port`.
+ * @returns The line for stderr.
+ */
+export function describeListenError(error: unknown, address: string): string {
+  const action = `Cannot listen on ${address}`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `${action}: address already in use. Stop the program using it, or pick another port with --port`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `${action}: permission denied. Ports below 1024 need privileges; pick another with --port`;
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `${action}: no such address on this machine. Check --host`;
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return `${action}: network access not granted. Run it with deno task server, or deno run --allow-net`;
+  }
+  return `${action}: ${error instanceof Error ? error.message : error}`;
+}
