@@ -16,55 +16,44 @@ export const VERSION: string = config.version;
 /** Which program an exit status belongs to. */
 export type Program = "server" | "client" | "both";
 
-/** One exit status: its code, which program uses it, and what it means. */
-export interface ExitStatus {
-  /** The process's exit code. */
-  code: number;
-  /** Which program exits with it. */
-  program: Program;
-  /** What it means, for the README and `--help`. */
-  meaning: string;
-}
+/** Every exit status of both programs, by name, such as `EXIT.NO_SERVER` (3). */
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  CANNOT_LISTEN: 3,
+  NO_SERVER: 3,
+  CONNECTION_LOST: 4,
+  SERVER_ERROR: 5,
+  INTERRUPTED: 130,
+  OUTPUT_CLOSED: 141,
+} as const;
 
-/** Every exit status of both programs: the one table the code, `--help` and the README use. */
-export const EXIT_STATUSES = {
+// What each status means and which program exits with it, for --help and the
+// README; the type makes sure that every status has its line.
+const EXIT_MEANINGS: Record<keyof typeof EXIT, { program: Program; meaning: string }> = {
   OK: {
-    code: 0,
     program: "both",
     meaning: "Done: client disconnected as asked; server stopped by a signal",
   },
-  FAILURE: {
-    code: 1,
-    program: "client",
-    meaning: "Bad input, such as a piped line longer than the limit",
-  },
-  USAGE: { code: 2, program: "both", meaning: "Bad flag or argument (the message says which)" },
+  FAILURE: { program: "client", meaning: "Bad input, such as a piped line longer than the limit" },
+  USAGE: { program: "both", meaning: "Bad flag or argument (the message says which)" },
   CANNOT_LISTEN: {
-    code: 3,
     program: "server",
     meaning: "Cannot listen: address in use, no permission, no such address",
   },
-  NO_SERVER: { code: 3, program: "client", meaning: "Cannot connect: no server listening there" },
+  NO_SERVER: { program: "client", meaning: "Cannot connect: no server listening there" },
   CONNECTION_LOST: {
-    code: 4,
     program: "client",
     meaning: "The server closed or reset the connection before the client was done",
   },
-  SERVER_ERROR: { code: 5, program: "client", meaning: "The server answered with an `ERROR` line" },
-  INTERRUPTED: { code: 130, program: "client", meaning: "Interrupted with Ctrl-C" },
+  SERVER_ERROR: { program: "client", meaning: "The server answered with an `ERROR` line" },
+  INTERRUPTED: { program: "client", meaning: "Interrupted with Ctrl-C" },
   OUTPUT_CLOSED: {
-    code: 141,
     program: "client",
     meaning: "Its output was closed early (`| head`), as for a filter killed by SIGPIPE",
   },
-} as const satisfies Record<string, ExitStatus>;
-
-/** The exit codes by name, such as `EXIT.NO_SERVER` (3). */
-export const EXIT: {
-  readonly [K in keyof typeof EXIT_STATUSES]: (typeof EXIT_STATUSES)[K]["code"];
-} = Object.fromEntries(
-  Object.entries(EXIT_STATUSES).map(([name, status]) => [name, status.code]),
-) as never;
+};
 
 /** One command-line flag: how it is parsed, and how `--help` and the README describe it. */
 export interface Flag {
@@ -189,7 +178,8 @@ export function optionsHelp(flags: Flags): string {
  * @returns The lines, joined.
  */
 export function exitHelp(program: Exclude<Program, "both">): string {
-  return statusesOf(program)
+  return exitStatuses()
+    .filter((status) => status.program === program || status.program === "both")
     .map((status) => `  ${String(status.code).padEnd(5)}${plain(status.meaning)}`)
     .join("\n");
 }
@@ -220,7 +210,7 @@ export function flagTable(flags: Flags): string {
 export function exitTable(): string {
   return markdownTable(
     ["Code", "Program", "Meaning"],
-    Object.values(EXIT_STATUSES).map((status) => [
+    exitStatuses().map((status) => [
       "`" + status.code + "`",
       status.program,
       status.meaning,
@@ -228,9 +218,10 @@ export function exitTable(): string {
   );
 }
 
-function statusesOf(program: Program): ExitStatus[] {
-  return Object.values(EXIT_STATUSES)
-    .filter((status: ExitStatus) => status.program === program || status.program === "both");
+/** Each exit status, in the order of {@linkcode EXIT}, with its code. */
+function exitStatuses(): { code: number; program: Program; meaning: string }[] {
+  return (Object.keys(EXIT) as (keyof typeof EXIT)[])
+    .map((name) => ({ code: EXIT[name], ...EXIT_MEANINGS[name] }));
 }
 
 function flagName(name: string, flag: Flag): string {
