@@ -158,6 +158,28 @@ export async function resetConnection(addr: Deno.NetAddr, data?: string): Promis
   await once(socket, "close");
 }
 
+/** A one-connection server of another style, written with node:net; stops after that connection. */
+export async function fakeServer(
+  handle: (socket: net.Socket) => void,
+): Promise<Deno.NetAddr & AsyncDisposable> {
+  const server = net.createServer((socket) => {
+    handle(socket);
+    server.close();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port,
+    async [Symbol.asyncDispose]() {
+      if (server.listening) server.close();
+      if (server.listening) await once(server, "close");
+    },
+  };
+}
+
 /** An in-memory writable stream whose text can be read and awaited. */
 export function collector(): {
   stream: WritableStream<Uint8Array>;

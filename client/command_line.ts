@@ -31,7 +31,7 @@ export const CLIENT_FLAGS = {
 
 /** The client's `--help` text. */
 export const CLIENT_USAGE =
-  `uppercase-tcp client ${VERSION}: sends messages to an uppercase server and prints the replies.
+  `uppercase-tcp client ${VERSION}: sends messages to an uppercase server.
 
 Usage:
   deno task client [options]

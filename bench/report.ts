@@ -1,0 +1,163 @@
+/**
+ * The bench's report: the results as a table for the terminal, the ratios
+ * between two servers, and an SVG bar chart.
+ *
+ * @module
+ */
+
+import type { Measurement } from "./load.ts";
+
+/** Everything one run of the bench measured. */
+export interface Results {
+  machine: Record<string, string | number>;
+  servers: { name: string; measurements: Measurement[] }[];
+}
+
+function label(m: Measurement): string {
+  return m.scenario === "pipelined" ? `pipelined ×128` : m.scenario;
+}
+
+/** The results as a table for the terminal, with the ratios when two servers were measured. */
+export function renderTable(results: Results): string {
+  const rows = [[
+    "server",
+    "scenario",
+    "conns",
+    "messages/s",
+    "MB/s",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "max ms",
+    "KiB/conn",
+    "server CPU",
+    "msgs/CPU-s",
+    "generator CPU",
+  ]];
+  const number = (n: number | undefined, digits = 0) =>
+    n === undefined || Number.isNaN(n)
+      ? ""
+      : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  for (const { name, measurements } of results.servers) {
+    for (const m of measurements) {
+      rows.push([
+        name,
+        label(m),
+        number(m.connections),
+        number(m.messagesPerSecond),
+        m.scenario === "pipelined" ? number(m.megabytesPerSecond, 1) : "",
+        number(m.latencyMs?.p50, 3),
+        number(m.latencyMs?.p99, 3),
+        number(m.latencyMs?.p999, 3),
+        number(m.latencyMs?.max, 3),
+        number(m.serverKibPerConnection, 2),
+        m.serverCpu === undefined ? "" : `${Math.round(m.serverCpu * 100)}%`,
+        m.scenario === "idle" ? "" : number(perServerCpuSecond(m)),
+        `${Math.round(m.generatorCpu * 100)}%`,
+      ]);
+    }
+  }
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  const lines = rows.map((row) =>
+    row.map((cell, column) =>
+      column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])
+    ).join("  ")
+  );
+  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  const machine = Object.entries(results.machine).map(([key, value]) => `${key}: ${value}`).join(
+    "; ",
+  );
+  return [
+    machine,
+    "",
+    ...lines,
+    "",
+    "server CPU and generator CPU are CPU time over wall time (100% = one core busy). When the",
+    "generator is near 100%, it, not the server, is the limit; msgs/CPU-s (messages per second of",
+    "server CPU) then still compares the servers' efficiency.",
+    ...renderRatios(results),
+  ].join("\n");
+}
+
+function perServerCpuSecond(m: Measurement): number | undefined {
+  return m.serverCpu ? m.messagesPerSecond / m.serverCpu : undefined;
+}
+
+function renderRatios(results: Results): string[] {
+  if (results.servers.length !== 2) return [];
+  const [ours, baseline] = results.servers;
+  const lines = ["", `${ours.name} against ${baseline.name}:`];
+  ours.measurements.forEach((m, i) => {
+    const b = baseline.measurements[i];
+    const parts = [`${(m.messagesPerSecond / b.messagesPerSecond).toFixed(2)}× messages/s`];
+    const ours = perServerCpuSecond(m), theirs = perServerCpuSecond(b);
+    if (m.scenario !== "idle" && ours && theirs) {
+      parts.push(`${(ours / theirs).toFixed(2)}× messages per server CPU-second`);
+    }
+    if (m.latencyMs && b.latencyMs) {
+      parts.push(`p99 ${m.latencyMs.p99.toFixed(3)} vs ${b.latencyMs.p99.toFixed(3)} ms`);
+    }
+    if (m.serverKibPerConnection !== undefined && b.serverKibPerConnection !== undefined) {
+      parts.push(
+        `${m.serverKibPerConnection.toFixed(2)} vs ${
+          b.serverKibPerConnection.toFixed(2)
+        } KiB per connection`,
+      );
+    }
+    lines.push(`  ${label(m)} ${m.connections}: ${parts.join(", ")}`);
+  });
+  return lines;
+}
+
+/** A bar chart: one group per scenario, one bar per server, each group scaled to its largest bar. */
+export function renderChart(results: Results): string {
+  const colors = ["#2563eb", "#9ca3af", "#16a34a"];
+  const groups = results.servers[0].measurements.map((m, i) => ({
+    title: m.scenario === "idle"
+      ? `idle ${m.connections.toLocaleString("en-US")}: server KiB per connection (lower is better)`
+      : `${label(m)} ${m.connections} conn${m.connections > 1 ? "s" : ""}: messages/s`,
+    values: results.servers.map((s) =>
+      m.scenario === "idle"
+        ? s.measurements[i].serverKibPerConnection ?? 0
+        : s.measurements[i].messagesPerSecond
+    ),
+  }));
+  const barHeight = 18, width = 720, left = 20, barWidth = 480;
+  let y = 50;
+  const parts: string[] = [];
+  for (const group of groups) {
+    parts.push(
+      `<text x="${left}" y="${y}" font-size="13" font-weight="bold">${escape(group.title)}</text>`,
+    );
+    y += 8;
+    const max = Math.max(...group.values, 1e-9);
+    group.values.forEach((value, i) => {
+      const w = Math.max(1, (value / max) * barWidth);
+      parts.push(
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${
+          colors[i % colors.length]
+        }"/>`,
+      );
+      const shown = value >= 100 ? Math.round(value).toLocaleString("en-US") : value.toFixed(2);
+      parts.push(
+        `<text x="${(left + w + 6).toFixed(1)}" y="${y + 13}" font-size="12">${
+          escape(`${shown}  ${results.servers[i].name}`)
+        }</text>`,
+      );
+      y += barHeight + 4;
+    });
+    y += 22;
+  }
+  const title =
+    `uppercase-tcp benchmark (${results.machine.cores} cores, ${results.machine.pinning})`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${left}" y="26" font-size="16" font-weight="bold">${escape(title)}</text>
+${parts.join("\n")}
+</svg>
+`;
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}

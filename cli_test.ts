@@ -1,0 +1,120 @@
+/**
+ * Tests of the shared command-line plumbing: strict flag parsing with errors
+ * worded for people, whole-number checks, and the help lines and README tables
+ * built from the flag and exit-status tables.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  EXIT,
+  exitHelp,
+  exitTable,
+  type Flags,
+  flagTable,
+  integerFlag,
+  optionsHelp,
+  parseFlags,
+  UsageError,
+} from "./cli.ts";
+
+const FLAGS = {
+  port: { value: "<n>", default: 5000, help: "Port to listen on; `0` picks a free one" },
+  quiet: { help: "No log" },
+  help: { short: "h", help: "Usage" },
+} as const satisfies Flags;
+
+Deno.test("parseFlags reads values, switches and short aliases", () => {
+  assert.deepEqual({ ...parseFlags(["--port", "6000", "--quiet"], FLAGS) }, {
+    port: "6000",
+    quiet: true,
+  });
+  assert.deepEqual({ ...parseFlags(["--port=7"], FLAGS) }, { port: "7" });
+  assert.deepEqual({ ...parseFlags(["-h"], FLAGS) }, { help: true });
+  assert.deepEqual({ ...parseFlags([], FLAGS) }, {});
+});
+
+Deno.test("parseFlags rejects unknown flags, missing values and stray arguments in words", () => {
+  const table: [string[], string][] = [
+    [["--prot", "1"], 'Unknown option "--prot"'],
+    [["--port"], 'Missing or invalid value for "--port'],
+    [["5000"], 'Unexpected argument "5000"'],
+  ];
+  for (const [args, want] of table) {
+    assert.throws(
+      () => parseFlags(args, FLAGS),
+      (error) => error instanceof UsageError && error.message.startsWith(want),
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("integerFlag takes whole numbers in range and leaves a missing flag undefined", () => {
+  const range = { min: 1, max: 65535 };
+  assert.equal(integerFlag("port", "80", range), 80);
+  assert.equal(integerFlag("port", "65535", range), 65535);
+  assert.equal(integerFlag("port", undefined, range), undefined);
+  for (const bad of ["0", "65536", "-1", "1.5", "1e3", " 80", "", "seventy", "0x50"]) {
+    assert.throws(
+      () => integerFlag("port", bad, range),
+      new UsageError(
+        `Invalid value "${bad}" for --port: expected a whole number from 1 to 65535`,
+      ),
+      JSON.stringify(bad),
+    );
+  }
+});
+
+Deno.test("optionsHelp aligns the flags, wraps at 80 columns and shows defaults without backquotes", () => {
+  const help = optionsHelp({
+    ...FLAGS,
+    long: { value: "<s>", help: "A long explanation ".repeat(8).trim() },
+  });
+  for (const line of help.split("\n")) assert(line.length <= 80, `too wide: ${line}`);
+  assert.match(help, /^ {2}--port <n> {2}Port to listen on; 0 picks a free one \(default 5000\)$/m);
+  assert.match(help, /^ {2}-h, --help {2}Usage$/m);
+  assert.match(help, /^ {14}explanation A long/m, "continuation lines start under the text");
+});
+
+Deno.test("flagTable and exitTable lay out Markdown tables as deno fmt does", () => {
+  assert.equal(
+    flagTable(FLAGS),
+    [
+      "| Flag           | Default | Meaning                                 |",
+      "| -------------- | ------- | --------------------------------------- |",
+      "| `--port <n>`   | `5000`  | Port to listen on; `0` picks a free one |",
+      "| `--quiet`      |         | No log                                  |",
+      "| `-h`, `--help` |         | Usage                                   |",
+    ].join("\n"),
+  );
+  assert.match(
+    exitTable(),
+    /^\| `141` \| client {2}\| Its output was closed early \(`\\\| head`\)/m,
+  );
+});
+
+Deno.test("exitHelp lists only the program's own statuses", () => {
+  assert.match(exitHelp("server"), /^ {2}3 {4}Cannot listen/m);
+  assert.doesNotMatch(exitHelp("server"), /Cannot connect|141/);
+  assert.match(exitHelp("client"), /^ {2}141 {2}Its output was closed early/m);
+  assert.doesNotMatch(exitHelp("client"), /Cannot listen/);
+});
+
+Deno.test("EXIT gives each meaning of a program its own code", () => {
+  const codes = (names: (keyof typeof EXIT)[]) => names.map((name) => EXIT[name]);
+  const server = codes(["OK", "USAGE", "CANNOT_LISTEN"]);
+  const client = codes([
+    "OK",
+    "FAILURE",
+    "USAGE",
+    "NO_SERVER",
+    "CONNECTION_LOST",
+    "SERVER_ERROR",
+    "INTERRUPTED",
+    "OUTPUT_CLOSED",
+  ]);
+  assert.equal(new Set(server).size, server.length);
+  assert.equal(new Set(client).size, client.length);
+  assert.equal(EXIT.OUTPUT_CLOSED, 128 + 13, "the status of a process killed by SIGPIPE");
+});

@@ -1,0 +1,65 @@
+/**
+ * Tests of the client's view of the replies: framed at their newlines, ended
+ * by a quiet pause when a server sends none, taken all at once, and an end
+ * with its reason when the server closes, resets or sends too much.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ReplyStream } from "./replies.ts";
+import { fakeServer } from "../test_helpers.ts";
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** Connects to `server` and reads its replies. */
+async function repliesFrom(
+  server: Deno.NetAddr,
+  framing = { maxReplyBytes: 1024, quietMs: 20 },
+) {
+  const conn = await Deno.connect({ hostname: server.hostname, port: server.port });
+  return { conn, replies: new ReplyStream(conn, framing) };
+}
+
+Deno.test("ReplyStream frames replies at their newlines and hands over all that have arrived", async () => {
+  await using server = await fakeServer((socket) => socket.end("UNO\nDOS\r\nTRES\n"));
+  const { conn, replies } = await repliesFrom(server);
+  const got: [string, string][] = [];
+  for (let batch; (batch = await replies.take()).length > 0;) {
+    got.push(...batch.map((reply): [string, string] => [text(reply.bytes), reply.terminator]));
+  }
+  assert.deepEqual(got, [["UNO", "\n"], ["DOS", "\r\n"], ["TRES", "\n"]]);
+  assert.equal(await replies.ended, "the server closed the connection");
+  assert.equal(replies.endReason, "the server closed the connection");
+  conn.close();
+});
+
+Deno.test("ReplyStream ends a reply without a newline after the quiet pause", async () => {
+  await using server = await fakeServer((socket) => socket.write("SIN SALTO"));
+  const { conn, replies } = await repliesFrom(server);
+  const [reply] = await replies.take();
+  assert.deepEqual([text(reply.bytes), reply.terminator], ["SIN SALTO", ""]);
+  conn.close();
+  await replies.ended;
+});
+
+Deno.test("ReplyStream ends with the reason when the server resets the connection", async () => {
+  await using server = await fakeServer((socket) =>
+    socket.on("data", () => socket.resetAndDestroy())
+  );
+  const { conn, replies } = await repliesFrom(server);
+  await conn.write(new TextEncoder().encode("hola\n"));
+  assert.deepEqual(await replies.take(), []);
+  assert.equal(await replies.ended, "connection reset by peer");
+  conn.close();
+});
+
+Deno.test("ReplyStream ends a stream whose reply is over the limit, keeping the replies before it", async () => {
+  await using server = await fakeServer((socket) => socket.write("OK\n" + "X".repeat(100) + "\n"));
+  const { conn, replies } = await repliesFrom(server, { maxReplyBytes: 10, quietMs: 20 });
+  const [reply] = await replies.take();
+  assert.equal(text(reply.bytes), "OK");
+  assert.equal(await replies.ended, "the server sent a reply over the length limit");
+  assert.deepEqual(await replies.take(), []);
+  conn.close();
+});

@@ -1,0 +1,109 @@
+/**
+ * The client's terminal mode as a person uses it, driven in-process with its
+ * own keyboard and screen: the prompt, empty input, Ctrl-D, Ctrl-C, history,
+ * colours, and a server that goes away or resets while the user types.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { stripVTControlCharacters } from "node:util";
+import { type ClientOptions, EXIT, runClient } from "../client.ts";
+import { collector, fakeServer, keyboard, startServer } from "../test_helpers.ts";
+
+/** Runs the client in terminal mode against `port`; returns its keyboard, screen and exit status. */
+function terminalSession(port: number, options: Partial<ClientOptions> = {}) {
+  const keys = keyboard(), screen = collector(), errors = collector();
+  const status = runClient({
+    port,
+    input: keys.stream,
+    output: screen.stream,
+    errors: errors.stream,
+    interactive: true,
+    ...options,
+  });
+  return { keys, screen, errors, status, text: () => stripVTControlCharacters(screen.text()) };
+}
+
+Deno.test("client at a terminal does not send empty input", async () => {
+  await using server = startServer();
+  const session = terminalSession(server.addr.port);
+  await session.screen.waitFor(/> /);
+  session.keys.type("\r   \r");
+  session.keys.type("hola\r");
+  await session.screen.waitFor(/HOLA/);
+  session.keys.type("\x04");
+  assert.equal(await session.status, EXIT.OK);
+  assert.match(
+    await server.log.waitFor(/closed/),
+    /\(disconnect command\) after 2 messages, 16 bytes in/,
+  );
+});
+
+Deno.test("client at a terminal leaves on Ctrl-D like DESCONEXION and exits 0", async () => {
+  await using server = startServer();
+  const session = terminalSession(server.addr.port);
+  await session.screen.waitFor(/> /);
+  session.keys.type("\x04");
+  assert.equal(await session.status, EXIT.OK);
+  assert.match(session.text(), /Connection closed\.\n$/);
+  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\)/);
+});
+
+Deno.test("client at a terminal disconnects on Ctrl-C and exits 130", async () => {
+  await using server = startServer();
+  const session = terminalSession(server.addr.port);
+  await session.screen.waitFor(/> /);
+  session.keys.type("a medias\x03");
+  assert.equal(await session.status, EXIT.INTERRUPTED);
+  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 1 messages/);
+});
+
+Deno.test("client at a terminal recalls earlier messages with Up", async () => {
+  await using server = startServer();
+  const session = terminalSession(server.addr.port);
+  session.keys.type("hola servidor\r");
+  await session.screen.waitFor(/HOLA SERVIDOR/);
+  session.keys.type("\x1b[A\r");
+  await session.screen.waitFor(/HOLA SERVIDOR[^]*HOLA SERVIDOR/);
+  session.keys.type("DESCONEXION\r");
+  assert.equal(await session.status, EXIT.OK);
+  assert.match(await server.log.waitFor(/closed/), /after 3 messages/);
+});
+
+Deno.test("client at a terminal colours replies only when asked to", async () => {
+  await using server = startServer();
+  for (const color of [true, false]) {
+    const session = terminalSession(server.addr.port, { color });
+    session.keys.type("hola\r");
+    await session.screen.waitFor(/HOLA/);
+    session.keys.type("\x04");
+    assert.equal(await session.status, EXIT.OK);
+    assert.equal(session.screen.text().includes("\x1b[1;32mHOLA\x1b[0m"), color, `color: ${color}`);
+  }
+});
+
+Deno.test("client at a terminal says at once when the server goes away while the user types, and exits 4", async () => {
+  const server = startServer();
+  const session = terminalSession(server.addr.port);
+  await session.screen.waitFor(/> /);
+  await server.stop(); // no key is pressed: the client must notice by itself
+  assert.equal(await session.status, EXIT.CONNECTION_LOST);
+  assert.equal(
+    session.errors.text(),
+    "\nConnection lost while you were typing: the server closed the connection\n",
+  );
+});
+
+Deno.test("client at a terminal reports a reset by the server and exits 4", async () => {
+  await using server = await fakeServer((socket) =>
+    socket.on("data", () => socket.resetAndDestroy())
+  );
+  const session = terminalSession(server.port);
+  session.keys.type("hola\r");
+  assert.equal(await session.status, EXIT.CONNECTION_LOST);
+  assert.match(
+    session.errors.text(),
+    /^\n?Connection lost (before it answered|while you were typing): connection reset by peer\n$/,
+  );
+});

@@ -1,0 +1,107 @@
+/**
+ * Tests of the server's command line: the options each flag gives, flags left
+ * out left to `serve()`, bad values refused, the help text, and the one-line
+ * messages for a server that cannot listen.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { describeListenError, parseServerArgs, SERVER_USAGE } from "./command_line.ts";
+import { UsageError } from "../cli.ts";
+
+Deno.test("parseServerArgs turns each flag into its serve() option, in serve()'s units", () => {
+  assert.deepEqual(
+    parseServerArgs([
+      "--host",
+      "::1",
+      "--port",
+      "0",
+      "--flush-delay",
+      "20",
+      "--max-message-bytes",
+      "64",
+      "--max-connections",
+      "3",
+      "--idle-timeout",
+      "2",
+      "--quiet",
+    ]),
+    {
+      run: "serve",
+      options: {
+        hostname: "::1",
+        port: 0,
+        flushDelayMs: 20,
+        maxMessageBytes: 64,
+        maxConnections: 3,
+        idleTimeoutMs: 2000,
+        log: null,
+      },
+    },
+  );
+});
+
+Deno.test("parseServerArgs leaves flags that were not given to serve()'s defaults", () => {
+  const command = parseServerArgs([]);
+  assert(command.run === "serve");
+  assert(Object.values(command.options).every((value) => value === undefined));
+});
+
+Deno.test("parseServerArgs answers --help and --version before anything else", () => {
+  assert.deepEqual(parseServerArgs(["--port", "1", "-h"]), { run: "help" });
+  assert.deepEqual(parseServerArgs(["-V"]), { run: "version" });
+});
+
+Deno.test("parseServerArgs refuses values out of range with a UsageError naming the flag", () => {
+  const table: [string[], RegExp][] = [
+    [["--port", "65536"], /--port: expected a whole number from 0 to 65535/],
+    [["--max-message-bytes", "0"], /--max-message-bytes: expected a whole number from 1 to/],
+    [["--max-connections", "0"], /--max-connections/],
+    [["--flush-delay", "-5"], /Missing or invalid value for "--flush-delay|--flush-delay/],
+    [["--idle-timeout", "1.5"], /--idle-timeout/],
+    [["--verbose"], /Unknown option "--verbose"/],
+  ];
+  for (const [args, want] of table) {
+    assert.throws(
+      () => parseServerArgs(args),
+      (error) => error instanceof UsageError && want.test(error.message),
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("SERVER_USAGE fits 80 columns and lists every flag with its default", () => {
+  for (const line of SERVER_USAGE.split("\n")) assert(line.length <= 80, line);
+  for (const flag of ["--host", "--port", "--flush-delay", "--max-message-bytes", "--quiet"]) {
+    assert(SERVER_USAGE.includes(flag), flag);
+  }
+  assert.match(SERVER_USAGE, /\(default 127\.0\.0\.1\)/);
+});
+
+Deno.test("describeListenError says what happened and what to do, in one line", () => {
+  const table: [unknown, string][] = [
+    [
+      new Deno.errors.AddrInUse(),
+      "Cannot listen on 127.0.0.1:5000: address already in use. Stop the program using it, or pick another port with --port",
+    ],
+    [
+      new Deno.errors.PermissionDenied(),
+      "Cannot listen on 127.0.0.1:5000: permission denied. Ports below 1024 need privileges; pick another with --port",
+    ],
+    [
+      new Deno.errors.AddrNotAvailable(),
+      "Cannot listen on 127.0.0.1:5000: no such address on this machine. Check --host",
+    ],
+    [
+      new Deno.errors.NotCapable(),
+      "Cannot listen on 127.0.0.1:5000: network access not granted. Run it with deno task server, or deno run --allow-net",
+    ],
+    [new Error("odd"), "Cannot listen on 127.0.0.1:5000: odd"],
+  ];
+  for (const [error, want] of table) {
+    const line = describeListenError(error, "127.0.0.1:5000");
+    assert.equal(line, want);
+    assert(!line.includes("\n"));
+  }
+});
