@@ -16,44 +16,53 @@ export const VERSION: string = config.version;
 /** Which program an exit status belongs to. */
 export type Program = "server" | "client" | "both";
 
-/** Every exit status of both programs, by name, such as `EXIT.NO_SERVER` (3). */
-export const EXIT = {
-  OK: 0,
-  FAILURE: 1,
-  USAGE: 2,
-  CANNOT_LISTEN: 3,
-  NO_SERVER: 3,
-  CONNECTION_LOST: 4,
-  SERVER_ERROR: 5,
-  INTERRUPTED: 130,
-  OUTPUT_CLOSED: 141,
-} as const;
+/** One exit status: its code, which program exits with it, and what it means. */
+export interface ExitStatus {
+  /** The process's exit code. */
+  readonly code: number;
+  /** Which program exits with it. */
+  readonly program: Program;
+  /** What it means, for `--help` and the README. */
+  readonly meaning: string;
+}
 
-// What each status means and which program exits with it, for --help and the
-// README; the type makes sure that every status has its line.
-const EXIT_MEANINGS: Record<keyof typeof EXIT, { program: Program; meaning: string }> = {
+/** Every exit status of both programs, by name: the one table the code, `--help` and the README use. */
+export const EXIT_STATUSES = {
   OK: {
+    code: 0,
     program: "both",
     meaning: "Done: client disconnected as asked; server stopped by a signal",
   },
-  FAILURE: { program: "client", meaning: "Bad input, such as a piped line longer than the limit" },
-  USAGE: { program: "both", meaning: "Bad flag or argument (the message says which)" },
+  FAILURE: {
+    code: 1,
+    program: "client",
+    meaning: "Bad input, such as a piped line longer than the limit",
+  },
+  USAGE: { code: 2, program: "both", meaning: "Bad flag or argument (the message says which)" },
   CANNOT_LISTEN: {
+    code: 3,
     program: "server",
     meaning: "Cannot listen: address in use, no permission, no such address",
   },
-  NO_SERVER: { program: "client", meaning: "Cannot connect: no server listening there" },
+  NO_SERVER: { code: 3, program: "client", meaning: "Cannot connect: no server listening there" },
   CONNECTION_LOST: {
+    code: 4,
     program: "client",
     meaning: "The server closed or reset the connection before the client was done",
   },
-  SERVER_ERROR: { program: "client", meaning: "The server answered with an `ERROR` line" },
-  INTERRUPTED: { program: "client", meaning: "Interrupted with Ctrl-C" },
+  SERVER_ERROR: { code: 5, program: "client", meaning: "The server answered with an `ERROR` line" },
+  INTERRUPTED: { code: 130, program: "client", meaning: "Interrupted with Ctrl-C" },
   OUTPUT_CLOSED: {
+    code: 141,
     program: "client",
     meaning: "Its output was closed early (`| head`), as for a filter killed by SIGPIPE",
   },
-};
+} as const satisfies Record<string, ExitStatus>;
+
+/** The exit codes by name, such as `EXIT.NO_SERVER` (3), from {@linkcode EXIT_STATUSES}. */
+export const EXIT: { readonly [Name in keyof typeof EXIT_STATUSES]: number } = Object.fromEntries(
+  Object.entries(EXIT_STATUSES).map(([name, status]) => [name, status.code]),
+) as { [Name in keyof typeof EXIT_STATUSES]: number };
 
 /** One command-line flag: how it is parsed, and how `--help` and the README describe it. */
 export interface Flag {
@@ -75,8 +84,58 @@ export type FlagValues<T extends Flags> = {
   [K in keyof T]?: T[K] extends { value: string } ? string : boolean;
 };
 
-/** The values `--max-message-bytes` accepts, the same for the server and the client. */
-export const MAX_MESSAGE_BYTES_RANGE = { min: 1, max: 1024 * 1024 * 1024 } as const;
+/** A program's command line: its flags, its `--help` text, and what its flags give. */
+export interface CommandLine<T extends Flags, R> {
+  /** Its flags, `help` and `version` among them. */
+  flags: T;
+  /** What `--help` prints. */
+  usage: string;
+  /**
+   * Turns the flags given into what the program runs with. Flags left out stay
+   * `undefined`, for the program to fill in.
+   *
+   * @throws {UsageError} For a bad value.
+   */
+  read(flags: FlagValues<T>): R;
+}
+
+/**
+ * Reads a program's command line, and answers what needs no program:
+ * `--help` and `--version` are printed, and a usage error is reported in one
+ * line on stderr.
+ *
+ * @param args The command-line arguments, such as `Deno.args`.
+ * @param commandLine The program's command line.
+ * @returns What `read` made of the flags, or the exit status when the program is done.
+ */
+export function readCommandLine<T extends Flags, R>(
+  args: string[],
+  commandLine: CommandLine<T, R>,
+): R | number {
+  try {
+    const flags = parseFlags(args, commandLine.flags) as FlagValues<T> & {
+      help?: boolean;
+      version?: boolean;
+    };
+    if (!flags.help && !flags.version) return commandLine.read(flags);
+    console.log(flags.help ? commandLine.usage : VERSION);
+    return EXIT.OK;
+  } catch (error) {
+    if (error instanceof UsageError) return reportUsageError(error);
+    throw error;
+  }
+}
+
+/**
+ * Checks `--max-message-bytes`, which the server and the client share.
+ *
+ * @param value The text given, or `undefined` when the flag was left out.
+ * @returns The limit in bytes, or `undefined`.
+ * @throws {UsageError} Unless it is a whole number from 1 to 1 GiB.
+ */
+export function messageLimitFlag(value: string | undefined): number | undefined {
+  return integerFlag("max-message-bytes", value, { min: 1, max: 1024 * 1024 * 1024 });
+}
 
 /** A mistake in the command line, reported as one line without a stack trace. */
 export class UsageError extends Error {
@@ -152,6 +211,36 @@ export function reportUsageError(error: UsageError): number {
 const HELP_WIDTH = 80;
 
 /**
+ * Builds a program's command line: its `--help` text (what it does, how to run
+ * it, its options, notes and examples, its exit statuses) and how it reads its
+ * flags.
+ *
+ * @param program Which program: `server` or `client`.
+ * @param parts `flags`; `summary`: what it does, in a few words; `notes`:
+ *   paragraphs after the options; `read`: flags to what the program runs with.
+ * @returns The command line, for {@linkcode readCommandLine}.
+ */
+export function commandLine<T extends Flags, R>(
+  program: Exclude<Program, "both">,
+  parts: { flags: T; summary: string; notes: string; read(flags: FlagValues<T>): R },
+): CommandLine<T, R> {
+  const usage = `uppercase-tcp ${program} ${VERSION}: ${parts.summary}
+
+Usage:
+  deno task ${program} [options]
+  deno run --allow-net ${program}.ts [options]
+
+Options:
+${optionsHelp(parts.flags)}
+
+${parts.notes}
+
+Exit status:
+${exitHelp(program)}`;
+  return { flags: parts.flags, usage, read: parts.read };
+}
+
+/**
  * The "Options:" lines of `--help`: each flag, then its meaning and default,
  * wrapped to 80 columns.
  *
@@ -218,10 +307,8 @@ export function exitTable(): string {
   );
 }
 
-/** Each exit status, in the order of {@linkcode EXIT}, with its code. */
-function exitStatuses(): { code: number; program: Program; meaning: string }[] {
-  return (Object.keys(EXIT) as (keyof typeof EXIT)[])
-    .map((name) => ({ code: EXIT[name], ...EXIT_MEANINGS[name] }));
+function exitStatuses(): ExitStatus[] {
+  return Object.values(EXIT_STATUSES);
 }
 
 function flagName(name: string, flag: Flag): string {

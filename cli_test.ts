@@ -8,15 +8,20 @@
 
 import assert from "node:assert/strict";
 import {
+  type CommandLine,
+  commandLine,
   EXIT,
   exitHelp,
   exitTable,
   type Flags,
   flagTable,
   integerFlag,
+  messageLimitFlag,
   optionsHelp,
   parseFlags,
+  readCommandLine,
   UsageError,
+  VERSION,
 } from "./cli.ts";
 
 const FLAGS = {
@@ -117,4 +122,71 @@ Deno.test("EXIT gives each meaning of a program its own code", () => {
   assert.equal(new Set(server).size, server.length);
   assert.equal(new Set(client).size, client.length);
   assert.equal(EXIT.OUTPUT_CLOSED, 128 + 13, "the status of a process killed by SIGPIPE");
+});
+
+/** Runs `readCommandLine` with `console.log` and `console.error` captured. */
+function readCaptured<R>(args: string[], commandLine: CommandLine<typeof FLAGS_WITH_VERSION, R>) {
+  const printed: string[] = [], reported: string[] = [];
+  const { log, error } = console;
+  console.log = (line: string) => void printed.push(line);
+  console.error = (line: string) => void reported.push(line);
+  try {
+    return { result: readCommandLine(args, commandLine), printed, reported };
+  } finally {
+    Object.assign(console, { log, error });
+  }
+}
+
+const FLAGS_WITH_VERSION = { ...FLAGS, version: { short: "V", help: "The version" } };
+const COMMAND_LINE: CommandLine<typeof FLAGS_WITH_VERSION, { port?: number }> = {
+  flags: FLAGS_WITH_VERSION,
+  usage: "the usage",
+  read: (flags) => ({ port: integerFlag("port", flags.port, { min: 0, max: 65535 }) }),
+};
+
+Deno.test("readCommandLine gives what read makes of the flags", () => {
+  const { result, printed, reported } = readCaptured(["--port", "6000"], COMMAND_LINE);
+  assert.deepEqual(result, { port: 6000 });
+  assert.deepEqual([printed, reported], [[], []]);
+});
+
+Deno.test("readCommandLine prints --help and --version itself, and returns 0", () => {
+  assert.deepEqual(readCaptured(["-h", "--port", "x"], COMMAND_LINE).printed, ["the usage"]);
+  const version = readCaptured(["--version"], COMMAND_LINE);
+  assert.deepEqual([version.result, version.printed], [EXIT.OK, [VERSION]]);
+});
+
+Deno.test("readCommandLine reports a usage error in one line on stderr and returns 2", () => {
+  for (const args of [["--port", "x"], ["--nope"]]) {
+    const { result, printed, reported } = readCaptured(args, COMMAND_LINE);
+    assert.equal(result, EXIT.USAGE);
+    assert.equal(printed.length, 0);
+    assert.equal(reported.length, 1);
+    assert.match(reported[0], / \(run with --help to see the options\)$/);
+  }
+});
+
+Deno.test("messageLimitFlag takes 1 byte to 1 GiB, the same for both programs", () => {
+  assert.equal(messageLimitFlag("1"), 1);
+  assert.equal(messageLimitFlag(String(1024 ** 3)), 1024 ** 3);
+  assert.equal(messageLimitFlag(undefined), undefined);
+  assert.throws(() => messageLimitFlag("0"), /--max-message-bytes: expected a whole number from 1/);
+  assert.throws(() => messageLimitFlag(String(1024 ** 3 + 1)), UsageError);
+});
+
+Deno.test("commandLine's help puts the summary, usage, options, notes and exit statuses in order", () => {
+  const { usage } = commandLine("client", {
+    flags: FLAGS,
+    summary: "does things.",
+    notes: "A note.",
+    read: () => undefined,
+  });
+  assert.match(
+    usage,
+    new RegExp(
+      `^uppercase-tcp client ${VERSION.replaceAll(".", "\\.")}: does things\\.\n\nUsage:\n` +
+        " {2}deno task client \\[options\\]\n {2}deno run --allow-net client\\.ts \\[options\\]\n\n" +
+        "Options:\n {2}--port[^]*\n\nA note\\.\n\nExit status:\n {2}0 ",
+    ),
+  );
 });

@@ -25,14 +25,14 @@ import {
   replyLimit,
 } from "./protocol.ts";
 import { describeNetworkError } from "./io.ts";
-import { EXIT, reportUsageError, UsageError, VERSION } from "./cli.ts";
-import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./client/command_line.ts";
+import { EXIT, readCommandLine } from "./cli.ts";
+import { CLIENT_COMMAND_LINE } from "./client/command_line.ts";
 import { ReplyStream } from "./client/replies.ts";
 import { Pipeline } from "./client/pipeline.ts";
 import { runTerminal, styleFor } from "./client/terminal.ts";
 import { SessionEnd } from "./client/session.ts";
 
-export { EXIT } from "./cli.ts";
+export { EXIT, EXIT_STATUSES, type ExitStatus, type Program } from "./cli.ts";
 export { CLOSE_WAIT_MS } from "./client/session.ts";
 export { MAX_IN_FLIGHT } from "./client/pipeline.ts";
 
@@ -175,25 +175,14 @@ async function connect(hostname: string, port: number): Promise<Deno.TcpConn> {
  * @returns The exit status, one of {@linkcode EXIT}.
  */
 export async function main(args: string[]): Promise<number> {
-  let command: ClientCommand;
-  try {
-    command = parseClientArgs(args);
-  } catch (error) {
-    if (error instanceof UsageError) return reportUsageError(error);
-    throw error;
-  }
-  if (command.run !== "connect") {
-    console.log(command.run === "help" ? CLIENT_USAGE : VERSION);
-    return EXIT.OK;
-  }
+  const target = readCommandLine(args, CLIENT_COMMAND_LINE);
+  if (typeof target === "number") return target;
   const interactive = Deno.stdin.isTerminal();
   // Raw mode hands every key to the line editor; Ctrl-C arrives as a key, not a signal.
   if (interactive) Deno.stdin.setRaw(true);
   try {
     return await runClient({
-      hostname: command.hostname,
-      port: command.port,
-      maxMessageBytes: command.maxMessageBytes,
+      ...target,
       input: Deno.stdin.readable,
       output: Deno.stdout.writable,
       errors: Deno.stderr.writable,

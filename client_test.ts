@@ -9,21 +9,18 @@
 
 import assert from "node:assert/strict";
 import { EXIT, runClient } from "./client.ts";
-import { collector, startServer, textStream } from "./test_helpers.ts";
+import { runPipelineClient, startServer, textStream } from "./test_helpers.ts";
 
 Deno.test("client reports an ERROR line from the server and exits 5", async () => {
   await using server = startServer({ maxMessageBytes: 8 });
-  const output = collector(), errors = collector();
-  const status = await runClient({
-    port: server.addr.port,
-    input: textStream("corto\ndemasiado largo\nnunca\n"),
-    output: output.stream,
-    errors: errors.stream,
-  });
+  const { status, output, errors } = await runPipelineClient(
+    server.addr.port,
+    "corto\ndemasiado largo\nnunca\n",
+  );
   assert.equal(status, EXIT.SERVER_ERROR);
-  assert.equal(output.text(), "CORTO\n");
+  assert.equal(output, "CORTO\n");
   assert.equal(
-    errors.text(),
+    errors,
     "The server refused the message: ERROR message too long (limit 8 bytes)\n",
   );
 });

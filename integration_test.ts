@@ -12,8 +12,8 @@ import {
   keyboard,
   Peer,
   roundTripsFromManyClients,
+  runPipelineClient,
   startServer,
-  textStream,
 } from "./test_helpers.ts";
 import { EXIT, runClient } from "./client.ts";
 
@@ -129,16 +129,13 @@ Deno.test("server.stop closes idle connections cleanly and settles finished", as
 
 Deno.test("runClient in pipeline mode prints only the replies, in order, and exits 0", async () => {
   await using server = startServer();
-  const output = collector(), errors = collector();
-  const status = await runClient({
-    port: server.addr.port,
-    input: textStream("hola servidor\nstra", "ße\r\n\nsin salto"),
-    output: output.stream,
-    errors: errors.stream,
-  });
+  const { status, output, errors } = await runPipelineClient(server.addr.port, [
+    "hola servidor\nstra",
+    "ße\r\n\nsin salto",
+  ]);
   assert.equal(status, EXIT.OK);
-  assert.equal(output.text(), "HOLA SERVIDOR\nSTRASSE\r\n\nSIN SALTO\n");
-  assert.equal(errors.text(), "");
+  assert.equal(output, "HOLA SERVIDOR\nSTRASSE\r\n\nSIN SALTO\n");
+  assert.equal(errors, "");
   assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 5 messages/);
 });
 
@@ -167,16 +164,10 @@ Deno.test("runClient says there is no server and how to start one", async () => 
   const unused = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = unused.addr.port;
   unused.close();
-  const output = collector(), errors = collector();
-  const status = await runClient({
-    port,
-    input: textStream("hola\n"),
-    output: output.stream,
-    errors: errors.stream,
-  });
+  const { status, errors } = await runPipelineClient(port, "hola\n");
   assert.equal(status, EXIT.NO_SERVER);
   assert.equal(
-    errors.text(),
+    errors,
     `Cannot connect to 127.0.0.1:${port}: no server is listening there. ` +
       `Start one with "deno task server", or pick another with --host and --port\n`,
   );

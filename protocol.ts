@@ -27,11 +27,12 @@
  *    byte is held.
  * 7. The server may also end a connection with one `ERROR` line, and no reply
  *    to anything after it: when it already serves as many clients as it may,
- *    and, if it is set to, when a client has sent nothing, or read none of its
- *    replies, for too long. {@linkcode ERROR_LINES} lists every such line.
- *    Each starts with `ERROR` and ends with `\n`. A client tells one from a
- *    reply ({@linkcode isErrorLine}): a reply starts with `ERROR` only when its
- *    message, uppercased, does too.
+ *    and, if it is set to, when a client has sent nothing for too long.
+ *    {@linkcode ERROR_LINES} lists every such line. Each starts with `ERROR`
+ *    and ends with `\n`. A client tells one from a reply
+ *    ({@linkcode isErrorLine}): a reply starts with `ERROR` only when its
+ *    message, uppercased, does too. (A client that reads none of its replies
+ *    for that long is cut without a line: nothing more can reach it.)
  *
  * @module
  */
@@ -70,7 +71,7 @@ export const ERROR_LINES = {
   /** The server already serves as many clients as it may (rule 7). */
   tooManyConnections: (limit: number): string =>
     `ERROR too many connections (limit ${limit}), try again later\n`,
-  /** The client sent nothing, or read none of its replies, for too long (rule 7). */
+  /** The client sent nothing for too long (rule 7). */
   idleTimeout: (seconds: number): string =>
     `ERROR idle timeout (nothing received for ${seconds} s)\n`,
 } as const;

@@ -13,15 +13,10 @@
  * @module
  */
 
-import { EXIT, reportUsageError, UsageError, VERSION } from "./cli.ts";
+import { EXIT, readCommandLine } from "./cli.ts";
 import { AcceptLoop, type UppercaseServer } from "./server/accept_loop.ts";
 import { resolveSettings, type ServeOptions } from "./server/settings.ts";
-import {
-  describeListenError,
-  parseServerArgs,
-  SERVER_USAGE,
-  type ServerCommand,
-} from "./server/command_line.ts";
+import { describeListenError, SERVER_COMMAND_LINE } from "./server/command_line.ts";
 
 export { STOP_GRACE_MS, type TcpAddr, type UppercaseServer } from "./server/accept_loop.ts";
 export { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./server/settings.ts";
@@ -59,22 +54,13 @@ export function serve(options: ServeOptions = {}): UppercaseServer {
  * @returns The exit status.
  */
 export async function main(args: string[]): Promise<number> {
-  let command: ServerCommand;
-  try {
-    command = parseServerArgs(args);
-  } catch (error) {
-    if (error instanceof UsageError) return reportUsageError(error);
-    throw error;
-  }
-  if (command.run !== "serve") {
-    console.log(command.run === "help" ? SERVER_USAGE : VERSION);
-    return EXIT.OK;
-  }
+  const options = readCommandLine(args, SERVER_COMMAND_LINE);
+  if (typeof options === "number") return options;
   let server: UppercaseServer;
   try {
-    server = serve(command.options);
+    server = serve(options);
   } catch (error) {
-    const { hostname, port } = resolveSettings(command.options);
+    const { hostname, port } = resolveSettings(options);
     console.error(describeListenError(error, `${hostname}:${port}`));
     return EXIT.CANNOT_LISTEN;
   }

@@ -11,6 +11,7 @@ import net from "node:net";
 import { once } from "node:events";
 import { closeQuietly, writeAll } from "./io.ts";
 import { serve, type ServeOptions, type UppercaseServer } from "./server.ts";
+import { type ClientOptions, runClient } from "./client.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -205,6 +206,29 @@ export function collector(): {
       while (!pattern.test(text)) await new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
+}
+
+/**
+ * Runs the client in pipeline mode, in-process, on `port`, its input the given
+ * text (pieces arrive as separate chunks).
+ *
+ * @param options More options of `runClient`, such as `maxMessageBytes`, or an `output` of the test's own.
+ * @returns The exit status, and the text written to the output and the errors stream.
+ */
+export async function runPipelineClient(
+  port: number,
+  input: string | string[],
+  options: Partial<ClientOptions> = {},
+): Promise<{ status: number; output: string; errors: string }> {
+  const output = collector(), errors = collector();
+  const status = await runClient({
+    port,
+    input: textStream(...[input].flat()),
+    output: output.stream,
+    errors: errors.stream,
+    ...options,
+  });
+  return { status, output: output.text(), errors: errors.text() };
 }
 
 /** A readable stream that yields the given pieces of text, then ends. */

@@ -9,30 +9,24 @@
 
 import assert from "node:assert/strict";
 import { EXIT, runClient } from "../client.ts";
-import { collector, fakeServer, keyboard, startServer, textStream } from "../test_helpers.ts";
-
-/** Runs the client in pipeline mode with `input`; returns what it printed and its exit status. */
-async function pipelineSession(port: number, input: string) {
-  const output = collector(), errors = collector();
-  const status = await runClient({
-    port,
-    input: textStream(input),
-    output: output.stream,
-    errors: errors.stream,
-  });
-  return { status, output: output.text(), errors: errors.text() };
-}
+import {
+  collector,
+  fakeServer,
+  keyboard,
+  runPipelineClient,
+  startServer,
+} from "../test_helpers.ts";
 
 Deno.test("client takes a reply that starts with ERROR for a reply when the message did too", async () => {
   await using server = startServer();
-  const { status, output } = await pipelineSession(server.addr.port, "error 404\nerrores\n");
+  const { status, output } = await runPipelineClient(server.addr.port, "error 404\nerrores\n");
   assert.equal(status, EXIT.OK);
   assert.equal(output, "ERROR 404\nERRORES\n");
 });
 
 Deno.test("client in a pipeline reports a server that closes before answering every line, and exits 4", async () => {
   await using server = await fakeServer((socket) => socket.once("data", () => socket.end("UNO\n")));
-  const { status, output, errors } = await pipelineSession(server.port, "uno\ndos\ntres\n");
+  const { status, output, errors } = await runPipelineClient(server.port, "uno\ndos\ntres\n");
   assert.equal(status, EXIT.CONNECTION_LOST);
   assert.equal(output, "UNO\n");
   assert.equal(
@@ -51,7 +45,7 @@ Deno.test("client ends a reply without a newline after the quiet pause, one mess
       else socket.write(text.trim().toUpperCase()); // strips the newline, as some servers do
     });
   });
-  const { status, output } = await pipelineSession(server.port, "uno\ndos\n");
+  const { status, output } = await runPipelineClient(server.port, "uno\ndos\n");
   assert.equal(status, EXIT.OK);
   assert.equal(output, "UNO\nDOS\n");
   assert.deepEqual(
@@ -82,31 +76,22 @@ Deno.test("client in a pipeline says at once that the server went away while its
 
 Deno.test("client in a pipeline takes a reply three times as long as its message, as uppercasing can make it", async () => {
   await using server = startServer({ maxMessageBytes: 10 });
-  const output = collector(), errors = collector();
-  const status = await runClient({
-    port: server.addr.port,
-    input: textStream("\u0390".repeat(5) + "\n"), // 10 bytes; uppercased, 30
-    output: output.stream,
-    errors: errors.stream,
+  const input = "\u0390".repeat(5) + "\n"; // 10 bytes; uppercased, 30
+  const { status, output, errors } = await runPipelineClient(server.addr.port, input, {
     maxMessageBytes: 10,
   });
-  assert.equal(errors.text(), "");
+  assert.equal(errors, "");
   assert.equal(status, EXIT.OK);
-  assert.equal(output.text(), "\u0390".repeat(5).toUpperCase() + "\n");
+  assert.equal(output, input.toUpperCase());
 });
 
 Deno.test("client refuses a piped line over the limit and exits 1", async () => {
   await using server = startServer();
-  const output = collector(), errors = collector();
-  const status = await runClient({
-    port: server.addr.port,
-    input: textStream("x".repeat(20) + "\n"),
-    output: output.stream,
-    errors: errors.stream,
+  const { status, errors } = await runPipelineClient(server.addr.port, "x".repeat(20) + "\n", {
     maxMessageBytes: 10,
   });
   assert.equal(status, EXIT.FAILURE);
-  assert.equal(errors.text(), "Cannot send a line longer than 10 bytes\n");
+  assert.equal(errors, "Cannot send a line longer than 10 bytes\n");
 });
 
 /** An output that takes `accepted` writes, then fails every write with `error`. */
@@ -124,31 +109,25 @@ function failingOutput(accepted: number, error: Error) {
 Deno.test("client in a pipeline stops quietly with 141 when its output is closed early", async () => {
   await using server = startServer({ log: null });
   const output = failingOutput(1, new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
-  const errors = collector();
-  const status = await runClient({
-    port: server.addr.port,
-    input: textStream("uno\n", "dos\n", "tres\n".repeat(1000)),
-    output: output.stream,
-    errors: errors.stream,
-  });
+  const { status, errors } = await runPipelineClient(
+    server.addr.port,
+    ["uno\n", "dos\n", "tres\n".repeat(1000)],
+    { output: output.stream },
+  );
   assert.equal(status, EXIT.OUTPUT_CLOSED);
-  assert.equal(errors.text(), "", "no message, as for cat | head");
+  assert.equal(errors, "", "no message, as for cat | head");
   assert.equal(output.written[0], "UNO\n");
 });
 
 Deno.test("client in a pipeline says why when its output fails otherwise, and exits 1", async () => {
   await using server = startServer({ log: null });
   const output = failingOutput(0, new Error("No space left on device (os error 28)"));
-  const errors = collector();
-  const status = await runClient({
-    port: server.addr.port,
-    input: textStream("uno\n"),
+  const { status, errors } = await runPipelineClient(server.addr.port, "uno\n", {
     output: output.stream,
-    errors: errors.stream,
   });
   assert.equal(status, EXIT.FAILURE);
   assert.equal(
-    errors.text(),
+    errors,
     "Cannot write the replies: No space left on device (os error 28)\n",
   );
 });

@@ -1,7 +1,7 @@
 /**
  * The server's command line: its flags, its `--help` text, the `serve()`
  * options the flags give, and what to tell people when it cannot listen.
- * `server.ts` runs it.
+ * `server.ts` runs it with `cli.ts`'s `readCommandLine`.
  *
  * @module
  */
@@ -13,13 +13,12 @@ import {
   DEFAULT_PORT,
 } from "../protocol.ts";
 import {
-  exitHelp,
+  type CommandLine,
+  commandLine,
   type Flags,
+  type FlagValues,
   integerFlag,
-  MAX_MESSAGE_BYTES_RANGE,
-  optionsHelp,
-  parseFlags,
-  VERSION,
+  messageLimitFlag,
 } from "../cli.ts";
 import { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./settings.ts";
 
@@ -60,77 +59,37 @@ export const SERVER_FLAGS = {
   version: { short: "V", help: "The version" },
 } as const satisfies Flags;
 
-/** The server's `--help` text. */
-export const SERVER_USAGE =
-  `uppercase-tcp server ${VERSION}: answers each line with the line in UPPERCASE.
-
-Usage:
-  deno task server [options]
-  deno run --allow-net server.ts [options]
-
-Options:
-${optionsHelp(SERVER_FLAGS)}
-
-Examples:
+/** The server's command line: flags to `serve()` options; `--help` and `--version`. */
+export const SERVER_COMMAND_LINE: CommandLine<typeof SERVER_FLAGS, ServeOptions> = commandLine(
+  "server",
+  {
+    flags: SERVER_FLAGS,
+    summary: "answers each line with the line in UPPERCASE.",
+    notes: `Examples:
   deno task server --port 6000
   echo "hola servidor" | nc 127.0.0.1 5000      # prints HOLA SERVIDOR
 
-Stop it with Ctrl-C (or SIGTERM): it closes every connection and exits 0.
+Stop it with Ctrl-C (or SIGTERM): it closes every connection and exits 0.`,
+    read: serveOptionsFrom,
+  },
+);
 
-Exit status:
-${exitHelp("server")}`;
-
-/** What the command line asks for: help, the version, or a server with these options. */
-export type ServerCommand =
-  | { run: "help" }
-  | { run: "version" }
-  | { run: "serve"; options: ServeOptions };
-
-/**
- * Reads the server's command line. Flags left out stay `undefined`, for
- * `serve()` to fill in.
- *
- * @example Reading a port and --quiet
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseServerArgs } from "./command_line.ts";
- *
- * const command = parseServerArgs(["--port", "6000", "--quiet"]);
- * assert(command.run === "serve");
- * assert.equal(command.options.port, 6000);
- * assert.equal(command.options.log, null);
- * ```
- *
- * @param args The command-line arguments.
- * @returns What to do.
- * @throws {UsageError} For an unknown flag, a missing value or a bad number.
- */
-export function parseServerArgs(args: string[]): ServerCommand {
-  const flags = parseFlags(args, SERVER_FLAGS);
-  if (flags.help) return { run: "help" };
-  if (flags.version) return { run: "version" };
+function serveOptionsFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServeOptions {
   const idleTimeout = integerFlag("idle-timeout", flags["idle-timeout"], {
     min: 0,
     max: 7 * 24 * 3600,
   });
   return {
-    run: "serve",
-    options: {
-      hostname: flags.host,
-      port: integerFlag("port", flags.port, { min: 0, max: 65535 }),
-      flushDelayMs: integerFlag("flush-delay", flags["flush-delay"], { min: 0, max: 60_000 }),
-      maxMessageBytes: integerFlag(
-        "max-message-bytes",
-        flags["max-message-bytes"],
-        MAX_MESSAGE_BYTES_RANGE,
-      ),
-      maxConnections: integerFlag("max-connections", flags["max-connections"], {
-        min: 1,
-        max: 1_000_000,
-      }),
-      idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000,
-      log: flags.quiet ? null : undefined,
-    },
+    hostname: flags.host,
+    port: integerFlag("port", flags.port, { min: 0, max: 65535 }),
+    flushDelayMs: integerFlag("flush-delay", flags["flush-delay"], { min: 0, max: 60_000 }),
+    maxMessageBytes: messageLimitFlag(flags["max-message-bytes"]),
+    maxConnections: integerFlag("max-connections", flags["max-connections"], {
+      min: 1,
+      max: 1_000_000,
+    }),
+    idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000,
+    log: flags.quiet ? null : undefined,
   };
 }
 

@@ -7,10 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { describeListenError, parseServerArgs, SERVER_USAGE } from "./command_line.ts";
-import { UsageError } from "../cli.ts";
+import { describeListenError, SERVER_COMMAND_LINE } from "./command_line.ts";
+import { parseFlags, UsageError } from "../cli.ts";
 
-Deno.test("parseServerArgs turns each flag into its serve() option, in serve()'s units", () => {
+/** The options the command line `args` gives `serve()`. */
+const parseServerArgs = (args: string[]) =>
+  SERVER_COMMAND_LINE.read(parseFlags(args, SERVER_COMMAND_LINE.flags));
+const SERVER_USAGE = SERVER_COMMAND_LINE.usage;
+
+Deno.test("SERVER_COMMAND_LINE turns each flag into its serve() option, in serve()'s units", () => {
   assert.deepEqual(
     parseServerArgs([
       "--host",
@@ -28,32 +33,22 @@ Deno.test("parseServerArgs turns each flag into its serve() option, in serve()'s
       "--quiet",
     ]),
     {
-      run: "serve",
-      options: {
-        hostname: "::1",
-        port: 0,
-        flushDelayMs: 20,
-        maxMessageBytes: 64,
-        maxConnections: 3,
-        idleTimeoutMs: 2000,
-        log: null,
-      },
+      hostname: "::1",
+      port: 0,
+      flushDelayMs: 20,
+      maxMessageBytes: 64,
+      maxConnections: 3,
+      idleTimeoutMs: 2000,
+      log: null,
     },
   );
 });
 
-Deno.test("parseServerArgs leaves flags that were not given to serve()'s defaults", () => {
-  const command = parseServerArgs([]);
-  assert(command.run === "serve");
-  assert(Object.values(command.options).every((value) => value === undefined));
+Deno.test("SERVER_COMMAND_LINE leaves flags that were not given to serve()'s defaults", () => {
+  assert(Object.values(parseServerArgs([])).every((value) => value === undefined));
 });
 
-Deno.test("parseServerArgs answers --help and --version before anything else", () => {
-  assert.deepEqual(parseServerArgs(["--port", "1", "-h"]), { run: "help" });
-  assert.deepEqual(parseServerArgs(["-V"]), { run: "version" });
-});
-
-Deno.test("parseServerArgs refuses values out of range with a UsageError naming the flag", () => {
+Deno.test("SERVER_COMMAND_LINE refuses values out of range with a UsageError naming the flag", () => {
   const table: [string[], RegExp][] = [
     [["--port", "65536"], /--port: expected a whole number from 0 to 65535/],
     [["--max-message-bytes", "0"], /--max-message-bytes: expected a whole number from 1 to/],
@@ -71,7 +66,7 @@ Deno.test("parseServerArgs refuses values out of range with a UsageError naming 
   }
 });
 
-Deno.test("SERVER_USAGE fits 80 columns and lists every flag with its default", () => {
+Deno.test("The server's --help fits 80 columns and lists every flag with its default", () => {
   for (const line of SERVER_USAGE.split("\n")) assert(line.length <= 80, line);
   for (const flag of ["--host", "--port", "--flush-delay", "--max-message-bytes", "--quiet"]) {
     assert(SERVER_USAGE.includes(flag), flag);
