@@ -12,6 +12,9 @@ import { once } from "node:events";
 import { closeQuietly, writeAll } from "./io.ts";
 import { serve, type ServeOptions, type UppercaseServer } from "./server.ts";
 import { type ClientOptions, runClient } from "./client.ts";
+import { PROXY_V2_SIGNATURE } from "./server/proxy_header.ts";
+import { parseIPv4, parseIPv6 } from "./server/ip.ts";
+import config from "./deno.json" with { type: "json" };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -181,11 +184,47 @@ export async function fakeServer(
   };
 }
 
+/**
+ * A PROXY protocol version 2 header, as HAProxy's `send-proxy-v2` writes one.
+ *
+ * @param command 0 for LOCAL (a health check), 1 for PROXY.
+ * @param family The family and protocol byte: 0x11 TCP over IPv4, 0x21 TCP over IPv6, 0 unspecified.
+ * @param addresses The address block, such as {@linkcode proxyV2Addresses} makes.
+ * @param extra Bytes after the addresses, such as TLVs.
+ */
+export function proxyV2(
+  command: number,
+  family: number,
+  addresses: Uint8Array,
+  extra: Uint8Array = new Uint8Array(0),
+): Uint8Array {
+  const length = addresses.length + extra.length;
+  const fixed = [0x20 | command, family, length >> 8, length & 0xff];
+  return Uint8Array.of(...PROXY_V2_SIGNATURE, ...fixed, ...addresses, ...extra);
+}
+
+/** A version 2 address block: both addresses (both IPv4 or both IPv6), then both ports. */
+export function proxyV2Addresses(
+  source: string,
+  sourcePort: number,
+  destination: string,
+  destinationPort: number,
+): Uint8Array {
+  const address = (text: string) => parseIPv4(text) ?? parseIPv6(text)!;
+  const port = (n: number) => [n >> 8, n & 0xff];
+  return Uint8Array.of(
+    ...address(source),
+    ...address(destination),
+    ...port(sourcePort),
+    ...port(destinationPort),
+  );
+}
+
 /** An in-memory writable stream whose text can be read and awaited. */
 export function collector(): {
   stream: WritableStream<Uint8Array>;
   text: () => string;
-  waitFor: (pattern: RegExp) => Promise<void>;
+  waitFor: (pattern: RegExp, count?: number) => Promise<void>;
 } {
   const decoder = new TextDecoder();
   let text = "";
@@ -202,8 +241,12 @@ export function collector(): {
   return {
     stream,
     text: () => text,
-    async waitFor(pattern) {
-      while (!pattern.test(text)) await new Promise<void>((resolve) => waiters.push(resolve));
+    /** Settles once the text matches `pattern` `count` times (lines, with the `m` flag). */
+    async waitFor(pattern, count = 1) {
+      const all = new RegExp(pattern.source, pattern.flags.replace("g", "") + "g");
+      const matches = () =>
+        count === 1 ? pattern.test(text) : (text.match(all)?.length ?? 0) >= count;
+      while (!matches()) await new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
 }
@@ -249,6 +292,29 @@ export function keyboard(): {
     type: (keys) => controller.enqueue(encoder.encode(keys)),
     end: () => controller.close(),
   };
+}
+
+/**
+ * Whether this test run may start `command` and it is installed: it needs the
+ * `--allow-run` that `deno task test` grants.
+ *
+ * @param command The program.
+ * @param args Arguments that make it exit at once, such as `--version`.
+ */
+export async function canRun(command: string, args: string[]): Promise<boolean> {
+  if ((await Deno.permissions.query({ name: "run", command })).state !== "granted") return false;
+  try {
+    await new Deno.Command(command, { args, stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A port on 127.0.0.1 that was free a moment ago, for a program that cannot be given port 0. */
+export function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
 }
 
 /** A program started as a process, with its output collected as it comes. */
@@ -307,6 +373,39 @@ export function spawnClient(
   return spawn("deno", ["run", "--allow-net", "client.ts", "--port", String(port), ...flags], {
     input,
   });
+}
+
+/** Sends `signal` to a program unless it has already ended, and waits for its exit code. */
+export async function stopProcess(
+  running: Running,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<number> {
+  try {
+    running.child.kill(signal);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // it had already ended
+  }
+  return await running.exited;
+}
+
+/** Starts the server with `deno task server`, on a free port, and waits until it listens. */
+export function startServerProcess(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
+  return listening(spawn("deno", ["task", "--quiet", "server", "--port", "0", ...flags]));
+}
+
+/**
+ * Starts the server with the command `deno task server` runs, but without the
+ * task runner's process in between, so that signals such as SIGSTOP reach it.
+ */
+export function startServerDirectly(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
+  const [program, ...args] = config.tasks.server.command.split(" ");
+  return listening(spawn(program, [...args, "--port", "0", ...flags]));
+}
+
+async function listening(server: Running): Promise<Running & { addr: Deno.NetAddr }> {
+  await server.stdout.waitFor(/Listening on .*:\d+/);
+  const port = Number(server.stdout.text().match(/Listening on 127\.0\.0\.1:(\d+)/)![1]);
+  return { ...server, addr: { transport: "tcp", hostname: "127.0.0.1", port } };
 }
 
 /** Runs the real client on `port` with `input` piped in, and waits for it to exit. */
