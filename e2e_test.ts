@@ -10,19 +10,20 @@
 
 import assert from "node:assert/strict";
 import {
+  freePort,
   keyboard,
   Peer,
   resetConnection,
   roundTripsFromManyClients,
   runClientProcess,
-  type Running,
   spawn,
   spawnClient,
   startServer,
+  startServerDirectly,
+  startServerProcess,
 } from "./test_helpers.ts";
 import { stripVTControlCharacters } from "node:util";
 import { TIMED_OUT, withTimeout } from "./io.ts";
-import config from "./deno.json" with { type: "json" };
 
 const canLimitFiles =
   (await Deno.permissions.query({ name: "run", command: "prlimit" })).state === "granted";
@@ -35,26 +36,6 @@ if (!canRunDeno) {
     "e2e_test.ts: skipping the end-to-end tests, which start the real programs; " +
       "run `deno task test` (it grants --allow-run=deno) to include them",
   );
-}
-
-/** Starts the server with `deno task server`, on a free port, and waits until it listens. */
-function startServerProcess(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
-  return listening(spawn("deno", ["task", "--quiet", "server", "--port", "0", ...flags]));
-}
-
-/**
- * Starts the server with the command `deno task server` runs, but without the
- * task runner's process in between, so that signals such as SIGSTOP reach it.
- */
-function startServerDirectly(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
-  const [program, ...args] = config.tasks.server.command.split(" ");
-  return listening(spawn(program, [...args, "--port", "0", ...flags]));
-}
-
-async function listening(server: Running): Promise<Running & { addr: Deno.NetAddr }> {
-  await server.stdout.waitFor(/Listening on .*:\d+/);
-  const port = Number(server.stdout.text().match(/Listening on 127\.0\.0\.1:(\d+)/)![1]);
-  return { ...server, addr: { transport: "tcp", hostname: "127.0.0.1", port } };
 }
 
 /** Fails unless a new client's round trip completes within `ms`; never waits much longer. */
@@ -83,11 +64,6 @@ function assertNoStackTrace(text: string): void {
     /\n\s+at |Stack backtrace|Uncaught/,
     `no stack trace expected in ${JSON.stringify(text)}`,
   );
-}
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
 }
 
 Deno.test({

@@ -10,17 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Peer, runClientProcess, spawn, startServer } from "./test_helpers.ts";
-
-async function canRun(command: string, args: string[]): Promise<boolean> {
-  if ((await Deno.permissions.query({ name: "run", command })).state !== "granted") return false;
-  try {
-    await new Deno.Command(command, { args, stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { canRun, Peer, runClientProcess, spawn, startServer } from "./test_helpers.ts";
 
 /** Runs `program` with `input` on its standard input, asserts that it exits 0, and returns what it printed. */
 async function printedBy(program: string, args: string[], input: string): Promise<string> {

@@ -40,10 +40,15 @@ export { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./server/settings.ts
  * @param options Where to listen and the protocol's limits.
  * @returns The running server.
  * @throws {Deno.errors.AddrInUse} When the address is taken, and the other errors of `Deno.listen`.
+ * @throws {RangeError} When `trustedProxies` holds something that is not a CIDR range.
  */
 export function serve(options: ServeOptions = {}): UppercaseServer {
   const settings = resolveSettings(options);
-  const listener = Deno.listen({ hostname: settings.hostname, port: settings.port });
+  const listener = Deno.listen({
+    hostname: settings.hostname,
+    port: settings.port,
+    reusePort: settings.reusePort,
+  });
   return new AcceptLoop(listener, settings);
 }
 

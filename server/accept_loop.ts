@@ -178,7 +178,11 @@ export class AcceptLoop implements UppercaseServer {
   async stop(): Promise<void> {
     if (!this.#stopping.signal.aborted) {
       this.#stopping.abort();
+      // At once, so that a load balancer's next attempt is refused and goes elsewhere.
       closeQuietly(this.#listener);
+      this.#settings.log?.(
+        `Stopping: no longer accepting connections; ${this.#connections.size} open`,
+      );
       this.#clientsGone?.flush();
       for (const connection of this.#connections) connection.stop();
       const allClosed = Promise.all([...this.#connections].map((c) => c.closed));
@@ -225,6 +229,13 @@ export class AcceptLoop implements UppercaseServer {
         break;
       }
       const id = this.#nextId++;
+      if (!this.#mayConnect(conn)) {
+        const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
+        const trusted = this.#settings.proxy?.trustedText;
+        this.#settings.log?.(`#${id} ${peer} refused: not a trusted proxy (${trusted})`);
+        closeQuietly(conn);
+        continue;
+      }
       if (this.#serving >= this.#settings.maxConnections) {
         this.#refuse(id, conn);
         continue;
@@ -237,6 +248,12 @@ export class AcceptLoop implements UppercaseServer {
     this.#clientsGone?.flush();
     await Promise.all([...this.#connections].map((c) => c.closed));
     await Promise.all(this.#refusals);
+  }
+
+  /** Behind a proxy, only trusted proxies may connect: anyone else could claim any address. */
+  #mayConnect(conn: Deno.TcpConn): boolean {
+    const proxy = this.#settings.proxy;
+    return !proxy || proxy.trusted.includes((conn.remoteAddr as Deno.NetAddr).hostname);
   }
 
   #refuse(id: number, conn: Deno.TcpConn): void {

@@ -19,8 +19,10 @@ import {
   type FlagValues,
   integerFlag,
   messageLimitFlag,
+  UsageError,
 } from "../cli.ts";
-import { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./settings.ts";
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TRUSTED_PROXIES, type ServeOptions } from "./settings.ts";
+import { AddressRanges } from "./ip.ts";
 
 /** The server's flags. */
 export const SERVER_FLAGS = {
@@ -53,6 +55,15 @@ export const SERVER_FLAGS = {
     value: "<s>",
     default: 0,
     help: "Close a connection silent (or not reading) this long; `0` never",
+  },
+  "reuse-port": { help: "Share the port with other server processes (`SO_REUSEPORT`, Linux)" },
+  "proxy-protocol": {
+    help: "Every connection starts with a PROXY header (HAProxy's `send-proxy`, `send-proxy-v2`)",
+  },
+  "trusted-proxies": {
+    value: "<CIDR,...>",
+    default: DEFAULT_TRUSTED_PROXIES,
+    help: "With `--proxy-protocol`: who may connect; anyone else is closed at once",
   },
   quiet: { help: "No connection log on stderr" },
   help: { short: "h", help: "Usage, options and examples" },
@@ -89,8 +100,24 @@ function serveOptionsFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServeOptions 
       max: 1_000_000,
     }),
     idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000,
+    reusePort: flags["reuse-port"],
+    proxyProtocol: flags["proxy-protocol"],
+    trustedProxies: trustedProxiesFlag(flags["trusted-proxies"], flags["proxy-protocol"]),
     log: flags.quiet ? null : undefined,
   };
+}
+
+function trustedProxiesFlag(value: string | undefined, proxyProtocol: boolean | undefined) {
+  if (value === undefined) return undefined;
+  if (!proxyProtocol) throw new UsageError("--trusted-proxies needs --proxy-protocol");
+  try {
+    new AddressRanges(value);
+  } catch (error) {
+    throw new UsageError(
+      `Invalid value "${value}" for --trusted-proxies: ${(error as Error).message}`,
+    );
+  }
+  return value;
 }
 
 /**

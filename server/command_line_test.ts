@@ -30,6 +30,10 @@ Deno.test("SERVER_COMMAND_LINE turns each flag into its serve() option, in serve
       "3",
       "--idle-timeout",
       "2",
+      "--reuse-port",
+      "--proxy-protocol",
+      "--trusted-proxies",
+      "10.0.0.0/8,::1",
       "--quiet",
     ]),
     {
@@ -39,6 +43,9 @@ Deno.test("SERVER_COMMAND_LINE turns each flag into its serve() option, in serve
       maxMessageBytes: 64,
       maxConnections: 3,
       idleTimeoutMs: 2000,
+      reusePort: true,
+      proxyProtocol: true,
+      trustedProxies: "10.0.0.0/8,::1",
       log: null,
     },
   );
@@ -56,6 +63,11 @@ Deno.test("SERVER_COMMAND_LINE refuses values out of range with a UsageError nam
     [["--flush-delay", "-5"], /Missing or invalid value for "--flush-delay|--flush-delay/],
     [["--idle-timeout", "1.5"], /--idle-timeout/],
     [["--verbose"], /Unknown option "--verbose"/],
+    [["--trusted-proxies", "10.0.0.0/8"], /^--trusted-proxies needs --proxy-protocol$/],
+    [
+      ["--proxy-protocol", "--trusted-proxies", "10.0.0/8"],
+      /^Invalid value "10\.0\.0\/8" for --trusted-proxies: "10\.0\.0\/8" is not an IP address or a CIDR range$/,
+    ],
   ];
   for (const [args, want] of table) {
     assert.throws(

@@ -1,7 +1,8 @@
 /**
- * One client's connection: it reads, answers through the protocol's
- * `ServerConversation`, times the quiet pause and the idle limit, logs, and
- * closes without losing the last bytes.
+ * One client's connection: it reads the PROXY header first when the server
+ * is behind a proxy, then reads, answers through `ServerConversation`, times
+ * the quiet pause and the idle limit, logs, and closes without losing the last
+ * bytes.
  *
  * @module
  */
@@ -19,6 +20,8 @@ import {
   writeAll,
 } from "../io.ts";
 import type { Settings } from "./settings.ts";
+import { parseProxyHeader } from "./proxy_header.ts";
+import { concat } from "../protocol/text.ts";
 
 // Small, so an idle connection costs little; a read that fills it grows it.
 const FIRST_READ_BUFFER_BYTES = 128;
@@ -40,7 +43,7 @@ export class Connection {
   readonly closed: Promise<void>;
   readonly #id: number;
   readonly #conn: Deno.TcpConn;
-  readonly #peer: string;
+  #peer: string;
   readonly #settings: Settings;
   readonly #conversation: ServerConversation;
   readonly #lifecycle: ConnectionLifecycle;
@@ -67,7 +70,8 @@ export class Connection {
     this.#settings = settings;
     this.#lifecycle = lifecycle;
     this.#conversation = new ServerConversation({ maxMessageBytes: settings.maxMessageBytes });
-    this.#settings.log?.(`#${id} ${this.#peer} connected`);
+    // Behind a proxy, the client's address is known once the header has come.
+    if (!settings.proxy) this.#settings.log?.(`#${id} ${this.#peer} connected`);
     this.closed = this.#run();
   }
 
@@ -93,18 +97,31 @@ export class Connection {
     try {
       this.#conn.setNoDelay(true);
       const idleMs = this.#settings.idleTimeoutMs;
+      // Bytes that came with the PROXY header: the first input, before any read.
+      let first: Uint8Array | undefined;
+      if (this.#settings.proxy) {
+        const header = await this.#readProxyHeader(this.#settings.proxy.headerTimeoutMs);
+        if (typeof header === "string") reason = header;
+        else if (header.length > 0) first = header;
+      }
       while (reason === undefined && !this.#stopping) {
-        // Awaited at once, so a read that fails is always handled.
-        this.#read ??= this.#conn.read(this.#buffer);
-        const quietMs = this.#conversation.quietDelay(this.#settings.flushDelayMs);
-        const idleLeftMs = idleMs === undefined
-          ? undefined
-          : this.#lastInputAt + idleMs - performance.now();
-        const result = await withTimeout(this.#read, earliest(quietMs, idleLeftMs));
-        if (this.#stopping) break;
         // Emptied once used: a suspended frame keeps what its variables hold,
         // and an idle connection has no use for its last reply.
-        let turn: ConnectionTurn | undefined = this.#turnAfter(result, quietMs, idleLeftMs);
+        let turn: ConnectionTurn | undefined;
+        if (first) {
+          turn = this.#conversation.receiveInPlace(first);
+          first = undefined;
+        } else {
+          // Awaited at once, so a read that fails is always handled.
+          this.#read ??= this.#conn.read(this.#buffer);
+          const quietMs = this.#conversation.quietDelay(this.#settings.flushDelayMs);
+          const idleLeftMs = idleMs === undefined
+            ? undefined
+            : this.#lastInputAt + idleMs - performance.now();
+          const result = await withTimeout(this.#read, earliest(quietMs, idleLeftMs));
+          if (this.#stopping) break;
+          turn = this.#turnAfter(result, quietMs, idleLeftMs);
+        }
         // Written here rather than in a helper: one promise fewer per message.
         if (turn.reply.length > 0) {
           this.#writing = true;
@@ -130,6 +147,36 @@ export class Connection {
     clearTimeout(this.#cutTimer);
     this.#logClosed(reason);
     this.#lifecycle.closed(this);
+  }
+
+  /**
+   * Reads the PROXY header that must start the connection, and logs the
+   * connection with the client's address it gives.
+   *
+   * @returns The bytes that came after the header, or why the connection is refused.
+   */
+  async #readProxyHeader(timeoutMs: number): Promise<Uint8Array | string> {
+    const deadline = performance.now() + timeoutMs;
+    let received: Uint8Array = new Uint8Array(0);
+    for (;;) {
+      this.#read ??= this.#conn.read(this.#buffer);
+      const bytesRead = await withTimeout(this.#read, deadline - performance.now());
+      if (bytesRead === TIMED_OUT) return `no complete PROXY header within ${timeoutMs / 1000} s`;
+      this.#read = undefined;
+      if (bytesRead === null) return "end of input before a complete PROXY header";
+      this.#bytesIn += bytesRead;
+      // A copy: the read buffer is read into again.
+      received = concat([received, this.#buffer.slice(0, bytesRead)]);
+      const header = parseProxyHeader(received);
+      if (header.status === "invalid") return header.reason;
+      if (header.status === "complete") {
+        const proxy = this.#peer;
+        if (header.source) this.#peer = formatAddress(header.source);
+        const from = header.source ? `via ${proxy}` : "(the proxy's own connection)";
+        this.#settings.log?.(`#${this.#id} ${this.#peer} connected ${from}`);
+        return received.subarray(header.length);
+      }
+    }
   }
 
   #logClosed(reason: string): void {

@@ -11,9 +11,16 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PORT,
 } from "../protocol.ts";
+import { AddressRanges } from "./ip.ts";
 
 /** Default most connections served at once. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+/** Who may send a PROXY header by default: this machine only. */
+export const DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1";
+
+/** How long a connection has to send its whole PROXY header, in ms (the specification asks for at least 3 s). */
+export const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5_000;
 
 /** Options of `serve()`. */
 export interface ServeOptions {
@@ -55,6 +62,37 @@ export interface ServeOptions {
    */
   idleTimeoutMs?: number;
   /**
+   * Listen with `SO_REUSEPORT`, so that several processes share the port and
+   * the kernel spreads new connections among them (Linux). Needs Deno's
+   * `--unstable-net`, which `deno.json` turns on.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
+  /**
+   * Every connection must start with a PROXY protocol header (version 1 or 2,
+   * as HAProxy's `send-proxy` and `send-proxy-v2` send), which gives the real
+   * client's address. Connections without a valid one are closed.
+   *
+   * @default {false}
+   */
+  proxyProtocol?: boolean;
+  /**
+   * With {@linkcode proxyProtocol}: the addresses allowed to send a header, as
+   * comma-separated CIDR ranges. A connection from anywhere else is closed
+   * before anything is read, so nobody else can claim another's address.
+   *
+   * @default {"127.0.0.0/8,::1"}
+   */
+  trustedProxies?: string;
+  /**
+   * With {@linkcode proxyProtocol}: how long a connection has to send its
+   * whole header, in ms.
+   *
+   * @default {5000}
+   */
+  proxyHeaderTimeoutMs?: number;
+  /**
    * Where connection log lines go; `null` for none.
    *
    * @default {console.error}
@@ -71,8 +109,21 @@ export interface Settings {
   maxConnections: number;
   /** `undefined` when connections may stay idle for ever. */
   idleTimeoutMs?: number;
+  reusePort: boolean;
+  /** Set when connections start with a PROXY header. */
+  proxy?: ProxySettings;
   /** `undefined` when nothing is logged. */
   log?: (line: string) => void;
+}
+
+/** How connections that start with a PROXY header are taken. */
+export interface ProxySettings {
+  /** Who may send one. */
+  trusted: AddressRanges;
+  /** As given, for messages. */
+  trustedText: string;
+  /** How long a connection has to send it, in ms. */
+  headerTimeoutMs: number;
 }
 
 /**
@@ -80,6 +131,7 @@ export interface Settings {
  *
  * @param options What the caller asked for.
  * @returns The settings the server runs with.
+ * @throws {RangeError} When `trustedProxies` holds something that is not a CIDR range.
  */
 export function resolveSettings(options: ServeOptions): Settings {
   return {
@@ -89,6 +141,17 @@ export function resolveSettings(options: ServeOptions): Settings {
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     idleTimeoutMs: options.idleTimeoutMs || undefined,
+    reusePort: options.reusePort ?? false,
+    proxy: options.proxyProtocol ? proxySettings(options) : undefined,
     log: options.log === undefined ? console.error : options.log ?? undefined,
+  };
+}
+
+function proxySettings(options: ServeOptions): ProxySettings {
+  const trustedText = options.trustedProxies ?? DEFAULT_TRUSTED_PROXIES;
+  return {
+    trusted: new AddressRanges(trustedText),
+    trustedText,
+    headerTimeoutMs: options.proxyHeaderTimeoutMs ?? DEFAULT_PROXY_HEADER_TIMEOUT_MS,
   };
 }

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DEFAULT_MAX_CONNECTIONS, resolveSettings } from "./settings.ts";
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TRUSTED_PROXIES, resolveSettings } from "./settings.ts";
 import {
   DEFAULT_FLUSH_DELAY_MS,
   DEFAULT_HOSTNAME,
@@ -22,6 +22,8 @@ Deno.test("resolveSettings fills in every default, loopback and port 5000 includ
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     idleTimeoutMs: undefined,
+    reusePort: false,
+    proxy: undefined,
     log: console.error,
   });
   assert.equal(DEFAULT_HOSTNAME, "127.0.0.1", "never every interface by default");
@@ -38,7 +40,23 @@ Deno.test("resolveSettings keeps what was given, and reads 0 as no idle limit an
     idleTimeoutMs: 100,
     log: (_line: string) => {},
   };
-  assert.deepEqual(resolveSettings(given), given);
+  assert.deepEqual(resolveSettings(given), { ...given, reusePort: false, proxy: undefined });
   assert.equal(resolveSettings({ idleTimeoutMs: 0 }).idleTimeoutMs, undefined);
   assert.equal(resolveSettings({ log: null }).log, undefined);
+});
+
+Deno.test("resolveSettings trusts this machine's proxies by default, waits 5 s for a header, and refuses a bad range", () => {
+  const proxy = resolveSettings({ proxyProtocol: true }).proxy!;
+  assert.equal(proxy.trustedText, DEFAULT_TRUSTED_PROXIES);
+  assert.equal(proxy.headerTimeoutMs, 5_000);
+  assert(proxy.trusted.includes("127.0.0.1") && proxy.trusted.includes("::1"));
+  assert(!proxy.trusted.includes("192.0.2.1"));
+  const given = resolveSettings({
+    proxyProtocol: true,
+    trustedProxies: "10.0.0.0/8",
+    proxyHeaderTimeoutMs: 100,
+  }).proxy!;
+  assert.deepEqual([given.trustedText, given.headerTimeoutMs], ["10.0.0.0/8", 100]);
+  assert.equal(resolveSettings({ trustedProxies: "10.0.0.0/8" }).proxy, undefined);
+  assert.throws(() => resolveSettings({ proxyProtocol: true, trustedProxies: "10/8" }), RangeError);
 });
