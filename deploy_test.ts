@@ -1,0 +1,275 @@
+/**
+ * Running more than one server, as the README's "Running more than one" says,
+ * with the real programs: `deploy/haproxy.cfg` in the real HAProxy in front of
+ * two server processes that take the PROXY protocol, and two processes sharing
+ * one port with `--reuse-port`.
+ *
+ * They start `deno` and `haproxy`, which `deno task test` grants. Without them
+ * (plain `deno test --allow-net`, or no HAProxy installed) they are skipped,
+ * with a message saying how to include them.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import net from "node:net";
+import { once } from "node:events";
+import {
+  canRun,
+  freePort,
+  resetConnection,
+  roundTripsFromManyClients,
+  type Running,
+  spawn,
+  startServerDirectly,
+  stopProcess,
+} from "./test_helpers.ts";
+
+const available = {
+  deno: await canRun("deno", ["--version"]),
+  haproxy: await canRun("haproxy", ["-v"]),
+};
+if (!available.deno || !available.haproxy) {
+  console.warn(
+    "deploy_test.ts: skipping the tests that need " +
+      Object.entries(available).filter(([, found]) => !found).map(([name]) => name).join(", ") +
+      "; install them (apt-get install haproxy) and run `deno task test`, which grants them",
+  );
+}
+
+const LOOPBACK = "127.0.0.1";
+
+/** One round trip from a client bound to `localAddress`: sends `line`, returns the reply line. */
+async function roundTripFrom(localAddress: string, port: number, line: string): Promise<string> {
+  const socket = net.connect({ host: LOOPBACK, port, localAddress });
+  socket.setEncoding("utf8");
+  let received = "";
+  socket.on("data", (text: string) => {
+    received += text;
+    if (received.includes("\n")) socket.end();
+  });
+  const closed = once(socket, "close");
+  socket.write(line);
+  await Promise.race([closed, once(socket, "error").then(([error]) => Promise.reject(error))]);
+  socket.destroy();
+  return received;
+}
+
+/** The server's log lines for clients that came through a proxy, as `[client, proxy]` addresses. */
+function proxiedClients(server: Running): [string, string][] {
+  return [...server.stderr.text().matchAll(/^#\d+ (\S+) connected via (\S+)$/gm)]
+    .map((match) => [match[1], match[2]]);
+}
+
+/**
+ * Two servers behind a proxy on reserved ports, and HAProxy running
+ * `deploy/haproxy.cfg` for them, with more configuration if given.
+ */
+async function startDeployment(extraConfig: (ports: number[]) => string = () => "") {
+  const ports = [freePort(), freePort()];
+  const frontend = freePort(), stats = freePort();
+  // Started before the servers, so that their coming up is an event HAProxy logs.
+  const haproxy = spawn("haproxy", ["-db", "-f", "deploy/haproxy.cfg", "-f", "/dev/stdin"], {
+    input: extraConfig(ports),
+    env: {
+      UPPERCASE_BIND: `${LOOPBACK}:${frontend}`,
+      UPPERCASE_SERVER_1: `${LOOPBACK}:${ports[0]}`,
+      UPPERCASE_SERVER_2: `${LOOPBACK}:${ports[1]}`,
+      UPPERCASE_STATS: `${LOOPBACK}:${stats}`,
+      UPPERCASE_CHECK_INTER: "100ms",
+    },
+  });
+  for (const app of ["app1", "app2"]) await haproxy.stderr.waitFor(serverState(app, "DOWN"));
+  const servers = await Promise.all(ports.map(startBehindProxy));
+  for (const app of ["app1", "app2"]) await haproxy.stderr.waitFor(serverState(app, "UP"));
+  return {
+    haproxy,
+    servers,
+    ports,
+    frontend,
+    /** HAProxy's view of each server of a backend: `[status, last check's status]`, such as `["UP", "L7OK"]`. */
+    async checks(backend = "uppercase_servers"): Promise<Record<string, [string, string]>> {
+      const csv = await (await fetch(`http://${LOOPBACK}:${stats}/;csv`)).text();
+      const rows = csv.split("\n").map((row) => row.split(","));
+      const column = (name: string) => rows[0].indexOf(name === "pxname" ? "# pxname" : name);
+      return Object.fromEntries(
+        rows.filter((row) => row[column("pxname")] === backend && row[1] !== "BACKEND")
+          .map((row) => [row[1], [row[column("status")], row[column("check_status")]]]),
+      );
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.all([haproxy, ...servers].map((running) => stopProcess(running)));
+    },
+  };
+}
+
+/** A connection that ended before it sent a byte, as a server logs it: one, or a summary of many. */
+const RESET_BEFORE_HEADER =
+  /^(Skipped \d+ connections? that the client closed before it was accepted|#\d+ .* closed \((connection reset by peer|end of input before a complete PROXY header)\) after 0 messages, 0 bytes in)/m;
+
+/** Connects to each port and resets at once, every 50 ms, until stopped. */
+function resetEvery50ms(ports: number[]) {
+  let stopped = false;
+  const probing = (async () => {
+    while (!stopped) {
+      await Promise.all(
+        ports.map((port) => resetConnection({ transport: "tcp", hostname: LOOPBACK, port })),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50)); // pacing, not synchronisation
+    }
+  })();
+  return {
+    stop() {
+      stopped = true;
+      return probing;
+    },
+  };
+}
+
+function startBehindProxy(port: number) {
+  return startServerDirectly("--port", String(port), "--proxy-protocol");
+}
+
+/** HAProxy's log line for a server's change of state. */
+function serverState(app: string, state: "UP" | "DOWN"): RegExp {
+  // Each change is logged twice: as a [WARNING], and as a plain line, matched here.
+  return new RegExp(`^Server uppercase_servers/${app} is ${state}`, "m");
+}
+
+Deno.test({
+  name:
+    "HAProxy with deploy/haproxy.cfg checks both servers UP and passes 200 clients from 127.0.0.2 through, logged as themselves, while plain checks and connect-and-reset probes hit both servers every 50 ms",
+  ignore: !available.deno || !available.haproxy,
+  async fn() {
+    // A second backend with HAProxy's plain check, which aborts the handshake
+    // with a reset: the servers never see it, and must stay healthy under it.
+    await using deployment = await startDeployment((ports) =>
+      "backend plain_checks\n" +
+      ports.map((port, i) => `    server plain${i} ${LOOPBACK}:${port} check inter 50ms\n`).join("")
+    );
+    const { servers, ports } = deployment;
+    assert.deepEqual(await deployment.checks(), { app1: ["UP", "L7OK"], app2: ["UP", "L7OK"] });
+    // Checks that complete the handshake, then reset, as other load balancers' do.
+    const probes = resetEvery50ms(ports);
+
+    // Rounds of 200 clients for at least six check intervals.
+    const started = performance.now();
+    let rounds = 0;
+    try {
+      for (; rounds < 1 || performance.now() - started < 300; rounds++) {
+        const clients = Array.from({ length: 200 }, (_, i) => `cliente ${i} ronda ${rounds}\n`);
+        const replies = await Promise.all(
+          clients.map((line) => roundTripFrom("127.0.0.2", deployment.frontend, line)),
+        );
+        assert.deepEqual(replies, clients.map((line) => line.toUpperCase()));
+      }
+    } finally {
+      await probes.stop();
+    }
+    assert.deepEqual(await deployment.checks("plain_checks"), {
+      plain0: ["UP", "L4OK"],
+      plain1: ["UP", "L4OK"],
+    });
+    for (const server of servers) await server.stderr.waitFor(RESET_BEFORE_HEADER);
+
+    const proxied = servers.flatMap(proxiedClients);
+    assert.equal(proxied.length, 200 * rounds, "every client logged once, by one server");
+    for (const [client, proxy] of proxied) {
+      assert.match(client, /^127\.0\.0\.2:\d+$/, "the client's own address");
+      assert.match(proxy, /^127\.0\.0\.1:\d+$/, "HAProxy's, shown as the way it came");
+    }
+    assert(servers.every((server) => proxiedClients(server).length > 0), "both took clients");
+  },
+});
+
+Deno.test({
+  name:
+    "A server stopped with SIGTERM behind HAProxy and started again: no client arriving after the stop fails, and the restarted server gets clients again",
+  ignore: !available.deno || !available.haproxy,
+  async fn() {
+    await using deployment = await startDeployment();
+    const clients = arriveEvery20ms(deployment.frontend);
+    await clients.answered(10);
+
+    const stopping = deployment.servers[0];
+    stopping.child.kill("SIGTERM");
+    await stopping.stderr.waitFor(/^Stopping: no longer accepting connections/m);
+    const stoppedAt = performance.now();
+    assert.equal(await stopping.exited, 0);
+    await deployment.haproxy.stderr.waitFor(serverState("app1", "DOWN"), 2);
+
+    const restarted = await startBehindProxy(deployment.ports[0]);
+    deployment.servers[0] = restarted;
+    await deployment.haproxy.stderr.waitFor(serverState("app1", "UP"), 2);
+    await restarted.stderr.waitFor(/ connected via /);
+    const results = await clients.stop();
+
+    const afterStop = results.filter((client) => client.startedAt > stoppedAt);
+    assert(afterStop.length > 0, "clients kept arriving after the stop");
+    assert.deepEqual(afterStop.filter((client) => client.reply !== client.want), []);
+  },
+});
+
+/** Clients that arrive every 20 ms through `port`, each with one round trip, until stopped. */
+function arriveEvery20ms(port: number) {
+  const results: { startedAt: number; want: string; reply: string }[] = [];
+  const waiting: { count: number; resolve: () => void }[] = [];
+  let stopped = false;
+  const arriving = (async () => {
+    const trips: Promise<void>[] = [];
+    for (let i = 0; !stopped; i++) {
+      const startedAt = performance.now(), line = `cliente ${i}\n`;
+      trips.push(
+        roundTripFrom(LOOPBACK, port, line).catch((error) => `failed: ${error}`).then((reply) => {
+          results.push({ startedAt, want: line.toUpperCase(), reply });
+          for (const waiter of waiting.filter((w) => results.length >= w.count)) waiter.resolve();
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20)); // pacing, not synchronisation
+    }
+    await Promise.all(trips);
+  })();
+  return {
+    /** Settles once `count` clients have had their reply, or failed. */
+    answered(count: number): Promise<void> {
+      return new Promise((resolve) => waiting.push({ count, resolve }));
+    },
+    /** Stops new arrivals, waits for those under way, and gives every client's result. */
+    async stop() {
+      stopped = true;
+      await arriving;
+      return results;
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "Two --reuse-port processes share one port and 200 clients; with one stopped, the other serves every new client; without the flag the port is still refused",
+  ignore: !available.deno,
+  async fn() {
+    const first = await startServerDirectly("--reuse-port");
+    const port = String(first.addr.port);
+    const second = await startServerDirectly("--reuse-port", "--port", port);
+    const served = (server: Running, count: number) => server.stderr.waitFor(/ connected$/m, count);
+    const connected = (server: Running) => server.stderr.text().match(/ connected$/gm)?.length ?? 0;
+    try {
+      const without = spawn("deno", ["run", "--allow-net", "server.ts", "--port", port]);
+      assert.equal(await without.exited, 3, "no --reuse-port: the port is in use");
+      assert.match(without.stderr.text(), /address already in use/);
+
+      await roundTripsFromManyClients(first.addr, 200, 1);
+      await served(first, 1);
+      await served(second, 1);
+      assert.equal(connected(first) + connected(second), 200, "each client served by one");
+
+      first.child.kill("SIGTERM");
+      assert.equal(await first.exited, 0);
+      const before = connected(second);
+      await roundTripsFromManyClients(first.addr, 200, 1);
+      await served(second, before + 200);
+    } finally {
+      await Promise.all([stopProcess(first), stopProcess(second)]);
+    }
+  },
+});
