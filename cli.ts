@@ -99,6 +99,51 @@ export interface CommandLine<T extends Flags, R> {
   read(flags: FlagValues<T>): R;
 }
 
+/** A file named on the command line that cannot be used, reported as one line without a stack trace. */
+export class FileArgumentError extends Error {
+  override name = "FileArgumentError";
+}
+
+/**
+ * Reads a PEM file named on the command line, such as a TLS certificate.
+ *
+ * @param path The file, as given.
+ * @param what What it holds, for messages, such as `TLS certificate`.
+ * @param label The PEM label it must hold, such as `CERTIFICATE` or `PRIVATE KEY`.
+ * @returns The file's text.
+ * @throws {FileArgumentError} Naming the file and saying what is wrong with it.
+ */
+export async function readPemFile(path: string, what: string, label: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new FileArgumentError(`Cannot read the ${what} "${path}": ${describeReadError(error)}`);
+  }
+  if (!new RegExp(`-----BEGIN [A-Z ]*${label}-----`).test(text)) {
+    throw new FileArgumentError(`Cannot use the ${what} "${path}": it holds no PEM ${label}`);
+  }
+  return text;
+}
+
+/**
+ * Gives up reading files for good, once those named on the command line are
+ * read: whatever clients send, the program cannot read a file after this.
+ */
+export function giveUpReading(): void {
+  Deno.permissions.revokeSync({ name: "read" });
+}
+
+function describeReadError(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "no such file";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.IsADirectory) return "it is a folder";
+  if (error instanceof Deno.errors.NotCapable) {
+    return "read access not granted. Run it with deno task, or deno run --allow-read";
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 /**
  * Reads a program's command line, and answers what needs no program:
  * `--help` and `--version` are printed, and a usage error is reported in one

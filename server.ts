@@ -13,7 +13,7 @@
  * @module
  */
 
-import { EXIT, readCommandLine } from "./cli.ts";
+import { EXIT, FileArgumentError, giveUpReading, readCommandLine, readPemFile } from "./cli.ts";
 import { AcceptLoop, type UppercaseServer } from "./server/accept_loop.ts";
 import { resolveSettings, type ServeOptions } from "./server/settings.ts";
 import { describeListenError, SERVER_COMMAND_LINE } from "./server/command_line.ts";
@@ -41,14 +41,19 @@ export { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./server/settings.ts
  * @returns The running server.
  * @throws {Deno.errors.AddrInUse} When the address is taken, and the other errors of `Deno.listen`.
  * @throws {RangeError} When `trustedProxies` holds something that is not a CIDR range.
+ * @throws {TypeError} When both `tls` and `proxyProtocol` are asked for.
+ * @throws {Deno.errors.InvalidData} When `tls` holds no certificate or no key.
  */
 export function serve(options: ServeOptions = {}): UppercaseServer {
   const settings = resolveSettings(options);
-  const listener = Deno.listen({
+  const address = {
     hostname: settings.hostname,
     port: settings.port,
     reusePort: settings.reusePort,
-  });
+  };
+  const listener = settings.tls
+    ? Deno.listenTls({ ...address, cert: settings.tls.cert, key: settings.tls.key })
+    : Deno.listen(address);
   return new AcceptLoop(listener, settings);
 }
 
@@ -59,14 +64,28 @@ export function serve(options: ServeOptions = {}): UppercaseServer {
  * @returns The exit status.
  */
 export async function main(args: string[]): Promise<number> {
-  const options = readCommandLine(args, SERVER_COMMAND_LINE);
-  if (typeof options === "number") return options;
+  const command = readCommandLine(args, SERVER_COMMAND_LINE);
+  if (typeof command === "number") return command;
+  const { options, tlsFiles } = command;
+  try {
+    if (tlsFiles) {
+      options.tls = {
+        cert: await readPemFile(tlsFiles.cert, "TLS certificate", "CERTIFICATE"),
+        key: await readPemFile(tlsFiles.key, "TLS private key", "PRIVATE KEY"),
+      };
+    }
+  } catch (error) {
+    if (!(error instanceof FileArgumentError)) throw error;
+    console.error(error.message);
+    return EXIT.USAGE;
+  }
+  giveUpReading();
   let server: UppercaseServer;
   try {
     server = serve(options);
   } catch (error) {
     const { hostname, port } = resolveSettings(options);
-    console.error(describeListenError(error, `${hostname}:${port}`));
+    console.error(describeListenError(error, `${hostname}:${port}`, tlsFiles));
     return EXIT.CANNOT_LISTEN;
   }
   console.log(`Listening on ${server.addr.hostname}:${server.addr.port} (Ctrl-C to stop)`);

@@ -48,12 +48,15 @@ export interface UppercaseServer extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** What the accept loop needs of a listener: a `Deno.TcpListener`, or a test's stand-in. */
+/** A connection as the server accepts it: plain TCP, or TLS whose handshake is still to come. */
+export type AcceptedConn = Deno.TcpConn | Deno.TlsConn;
+
+/** What the accept loop needs of a listener: a `Deno.TcpListener` or `Deno.TlsListener`, or a test's stand-in. */
 export interface ConnectionSource {
   /** The address listened on. */
   readonly addr: Deno.Addr;
   /** The next connection. */
-  accept(): Promise<Deno.TcpConn>;
+  accept(): Promise<AcceptedConn>;
   /** Stops listening; a pending `accept()` then fails with `BadResource`. */
   close(): void;
 }
@@ -200,7 +203,7 @@ export class AcceptLoop implements UppercaseServer {
   async #acceptLoop(): Promise<void> {
     let backoffMs = 0;
     while (!this.#stopping.signal.aborted) {
-      let conn: Deno.TcpConn;
+      let conn: AcceptedConn;
       try {
         conn = await this.#listener.accept();
         backoffMs = 0;
@@ -251,12 +254,12 @@ export class AcceptLoop implements UppercaseServer {
   }
 
   /** Behind a proxy, only trusted proxies may connect: anyone else could claim any address. */
-  #mayConnect(conn: Deno.TcpConn): boolean {
+  #mayConnect(conn: AcceptedConn): boolean {
     const proxy = this.#settings.proxy;
     return !proxy || proxy.trusted.includes((conn.remoteAddr as Deno.NetAddr).hostname);
   }
 
-  #refuse(id: number, conn: Deno.TcpConn): void {
+  #refuse(id: number, conn: AcceptedConn): void {
     const limit = this.#settings.maxConnections;
     const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
     this.#settings.log?.(`#${id} ${peer} refused: too many connections (limit ${limit})`);

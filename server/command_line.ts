@@ -21,7 +21,12 @@ import {
   messageLimitFlag,
   UsageError,
 } from "../cli.ts";
-import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TRUSTED_PROXIES, type ServeOptions } from "./settings.ts";
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_TRUSTED_PROXIES,
+  type ServeOptions,
+  TLS_WITH_PROXY_PROTOCOL,
+} from "./settings.ts";
 import { AddressRanges } from "./ip.ts";
 
 /** The server's flags. */
@@ -65,13 +70,26 @@ export const SERVER_FLAGS = {
     default: DEFAULT_TRUSTED_PROXIES,
     help: "With `--proxy-protocol`: who may connect; anyone else is closed at once",
   },
+  "tls-cert": {
+    value: "<file>",
+    help: "Serve TLS with this certificate chain (PEM); needs `--tls-key`",
+  },
+  "tls-key": { value: "<file>", help: "The TLS certificate's private key (PEM)" },
   quiet: { help: "No connection log on stderr" },
   help: { short: "h", help: "Usage, options and examples" },
   version: { short: "V", help: "The version" },
 } as const satisfies Flags;
 
 /** The server's command line: flags to `serve()` options; `--help` and `--version`. */
-export const SERVER_COMMAND_LINE: CommandLine<typeof SERVER_FLAGS, ServeOptions> = commandLine(
+/** What the server's command line asks for: `serve()` options, and the TLS files to read into them. */
+export interface ServerCommand {
+  /** The options, `tls` aside. */
+  options: ServeOptions;
+  /** The certificate and key files, to be read before `serve()`. */
+  tlsFiles?: { cert: string; key: string };
+}
+
+export const SERVER_COMMAND_LINE: CommandLine<typeof SERVER_FLAGS, ServerCommand> = commandLine(
   "server",
   {
     flags: SERVER_FLAGS,
@@ -81,7 +99,7 @@ export const SERVER_COMMAND_LINE: CommandLine<typeof SERVER_FLAGS, ServeOptions>
   echo "hola servidor" | nc 127.0.0.1 5000      # prints HOLA SERVIDOR
 
 Stop it with Ctrl-C (or SIGTERM): it closes every connection and exits 0.`,
-    read: serveOptionsFrom,
+    read: (flags) => ({ options: serveOptionsFrom(flags), tlsFiles: tlsFilesFrom(flags) }),
   },
 );
 
@@ -107,6 +125,16 @@ function serveOptionsFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServeOptions 
   };
 }
 
+function tlsFilesFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServerCommand["tlsFiles"] {
+  const cert = flags["tls-cert"], key = flags["tls-key"];
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new UsageError("--tls-cert and --tls-key go together: give both, or neither");
+  }
+  if (flags["proxy-protocol"]) throw new UsageError(TLS_WITH_PROXY_PROTOCOL);
+  return { cert, key };
+}
+
 function trustedProxiesFlag(value: string | undefined, proxyProtocol: boolean | undefined) {
   if (value === undefined) return undefined;
   if (!proxyProtocol) throw new UsageError("--trusted-proxies needs --proxy-protocol");
@@ -125,10 +153,21 @@ function trustedProxiesFlag(value: string | undefined, proxyProtocol: boolean | 
  *
  * @param error What `Deno.listen` threw.
  * @param address Where it tried to listen, as `host:port`.
+ * @param tlsFiles The TLS files it was given, if any, to name them.
  * @returns The line for stderr.
  */
-export function describeListenError(error: unknown, address: string): string {
+export function describeListenError(
+  error: unknown,
+  address: string,
+  tlsFiles?: ServerCommand["tlsFiles"],
+): string {
   const action = `Cannot listen on ${address}`;
+  if (tlsFiles && error instanceof Error && /KeyMismatch/.test(error.message)) {
+    return `${action}: the TLS private key "${tlsFiles.key}" does not match the certificate "${tlsFiles.cert}"`;
+  }
+  if (tlsFiles && error instanceof Deno.errors.InvalidData) {
+    return `${action}: TLS cannot use "${tlsFiles.cert}" and "${tlsFiles.key}": ${error.message}`;
+  }
   if (error instanceof Deno.errors.AddrInUse) {
     return `${action}: address already in use. Stop the program using it, or pick another port with --port`;
   }

@@ -11,8 +11,9 @@ import { describeListenError, SERVER_COMMAND_LINE } from "./command_line.ts";
 import { parseFlags, UsageError } from "../cli.ts";
 
 /** The options the command line `args` gives `serve()`. */
-const parseServerArgs = (args: string[]) =>
+const readServerArgs = (args: string[]) =>
   SERVER_COMMAND_LINE.read(parseFlags(args, SERVER_COMMAND_LINE.flags));
+const parseServerArgs = (args: string[]) => readServerArgs(args).options;
 const SERVER_USAGE = SERVER_COMMAND_LINE.usage;
 
 Deno.test("SERVER_COMMAND_LINE turns each flag into its serve() option, in serve()'s units", () => {
@@ -53,6 +54,24 @@ Deno.test("SERVER_COMMAND_LINE turns each flag into its serve() option, in serve
 
 Deno.test("SERVER_COMMAND_LINE leaves flags that were not given to serve()'s defaults", () => {
   assert(Object.values(parseServerArgs([])).every((value) => value === undefined));
+});
+
+Deno.test("SERVER_COMMAND_LINE asks for TLS files only as a pair, and never with the PROXY protocol", () => {
+  assert.deepEqual(readServerArgs(["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tlsFiles, {
+    cert: "c.pem",
+    key: "k.pem",
+  });
+  assert.equal(readServerArgs([]).tlsFiles, undefined);
+  for (const args of [["--tls-cert", "c.pem"], ["--tls-key", "k.pem"]]) {
+    assert.throws(
+      () => readServerArgs(args),
+      new UsageError("--tls-cert and --tls-key go together: give both, or neither"),
+    );
+  }
+  assert.throws(
+    () => readServerArgs(["--tls-cert", "c.pem", "--tls-key", "k.pem", "--proxy-protocol"]),
+    (error) => error instanceof UsageError && /denoland\/deno#18451/.test(error.message),
+  );
 });
 
 Deno.test("SERVER_COMMAND_LINE refuses values out of range with a UsageError naming the flag", () => {

@@ -1,6 +1,7 @@
 /**
- * One client's connection: it reads the PROXY header first when the server
- * is behind a proxy, then reads, answers through `ServerConversation`, times
+ * One client's connection: it completes the TLS handshake first when the
+ * server speaks TLS, or reads the PROXY header first when it is behind a
+ * proxy, then reads, answers through `ServerConversation`, times
  * the quiet pause and the idle limit, logs, and closes without losing the last
  * bytes.
  *
@@ -20,6 +21,7 @@ import {
   writeAll,
 } from "../io.ts";
 import type { Settings } from "./settings.ts";
+import type { AcceptedConn } from "./accept_loop.ts";
 import { parseProxyHeader } from "./proxy_header.ts";
 import { concat } from "../protocol/text.ts";
 
@@ -42,7 +44,7 @@ export interface ConnectionLifecycle {
 export class Connection {
   readonly closed: Promise<void>;
   readonly #id: number;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: AcceptedConn;
   #peer: string;
   readonly #settings: Settings;
   readonly #conversation: ServerConversation;
@@ -60,7 +62,7 @@ export class Connection {
 
   constructor(
     id: number,
-    conn: Deno.TcpConn,
+    conn: AcceptedConn,
     settings: Settings,
     lifecycle: ConnectionLifecycle,
   ) {
@@ -95,11 +97,13 @@ export class Connection {
   async #run(): Promise<void> {
     let reason: string | undefined;
     try {
-      this.#conn.setNoDelay(true);
+      // Replies go out as soon as they are written. (Deno offers no such switch for TLS.)
+      if ("setNoDelay" in this.#conn) this.#conn.setNoDelay(true);
+      else reason = await this.#handshake(this.#conn, this.#settings.tls!.handshakeTimeoutMs);
       const idleMs = this.#settings.idleTimeoutMs;
       // Bytes that came with the PROXY header: the first input, before any read.
       let first: Uint8Array | undefined;
-      if (this.#settings.proxy) {
+      if (reason === undefined && this.#settings.proxy) {
         const header = await this.#readProxyHeader(this.#settings.proxy.headerTimeoutMs);
         if (typeof header === "string") reason = header;
         else if (header.length > 0) first = header;
@@ -147,6 +151,23 @@ export class Connection {
     clearTimeout(this.#cutTimer);
     this.#logClosed(reason);
     this.#lifecycle.closed(this);
+  }
+
+  /**
+   * Completes the TLS handshake, within the time allowed: a client that stays
+   * silent or speaks something else must not hold its slot for ever.
+   *
+   * @returns Why the connection is closed, if the handshake did not complete.
+   */
+  async #handshake(conn: Deno.TlsConn, timeoutMs: number): Promise<string | undefined> {
+    const handshake = conn.handshake();
+    try {
+      if (await withTimeout(handshake, timeoutMs) !== TIMED_OUT) return undefined;
+    } catch (error) {
+      return `TLS handshake failed: ${describeNetworkError(error)}`;
+    }
+    handshake.catch(() => {}); // it fails when the connection is closed; nobody waits for it
+    return `no TLS handshake within ${timeoutMs / 1000} s`;
   }
 
   /**

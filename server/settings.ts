@@ -19,6 +19,9 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Who may send a PROXY header by default: this machine only. */
 export const DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1";
 
+/** How long a client has to complete the TLS handshake, in ms. */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** How long a connection has to send its whole PROXY header, in ms (the specification asks for at least 3 s). */
 export const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5_000;
 
@@ -93,12 +96,31 @@ export interface ServeOptions {
    */
   proxyHeaderTimeoutMs?: number;
   /**
+   * Serve TLS with this certificate chain and private key, both PEM text. A
+   * client that does not complete its handshake within
+   * {@linkcode tlsHandshakeTimeoutMs} is closed. Cannot be used with
+   * {@linkcode proxyProtocol}: the header comes before the handshake, and Deno
+   * cannot start TLS on a connection it has already accepted.
+   */
+  tls?: { cert: string; key: string };
+  /**
+   * With {@linkcode tls}: how long a client has to complete the handshake, in ms.
+   *
+   * @default {10000}
+   */
+  tlsHandshakeTimeoutMs?: number;
+  /**
    * Where connection log lines go; `null` for none.
    *
    * @default {console.error}
    */
   log?: ((line: string) => void) | null;
 }
+
+/** Why TLS and the PROXY protocol cannot be had together, in words for people. */
+export const TLS_WITH_PROXY_PROTOCOL =
+  "TLS cannot be used with the PROXY protocol: the PROXY header comes before the TLS handshake, " +
+  "and Deno cannot start TLS on a connection it has already accepted (denoland/deno#18451)";
 
 /** {@linkcode ServeOptions} with every default filled in. */
 export interface Settings {
@@ -112,6 +134,8 @@ export interface Settings {
   reusePort: boolean;
   /** Set when connections start with a PROXY header. */
   proxy?: ProxySettings;
+  /** Set when the server speaks TLS. */
+  tls?: { cert: string; key: string; handshakeTimeoutMs: number };
   /** `undefined` when nothing is logged. */
   log?: (line: string) => void;
 }
@@ -132,8 +156,10 @@ export interface ProxySettings {
  * @param options What the caller asked for.
  * @returns The settings the server runs with.
  * @throws {RangeError} When `trustedProxies` holds something that is not a CIDR range.
+ * @throws {TypeError} When both `tls` and `proxyProtocol` are asked for.
  */
 export function resolveSettings(options: ServeOptions): Settings {
+  if (options.tls && options.proxyProtocol) throw new TypeError(TLS_WITH_PROXY_PROTOCOL);
   return {
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
     port: options.port ?? DEFAULT_PORT,
@@ -143,6 +169,10 @@ export function resolveSettings(options: ServeOptions): Settings {
     idleTimeoutMs: options.idleTimeoutMs || undefined,
     reusePort: options.reusePort ?? false,
     proxy: options.proxyProtocol ? proxySettings(options) : undefined,
+    tls: options.tls && {
+      ...options.tls,
+      handshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+    },
     log: options.log === undefined ? console.error : options.log ?? undefined,
   };
 }

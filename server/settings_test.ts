@@ -6,7 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TRUSTED_PROXIES, resolveSettings } from "./settings.ts";
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_TRUSTED_PROXIES,
+  resolveSettings,
+  TLS_WITH_PROXY_PROTOCOL,
+} from "./settings.ts";
 import {
   DEFAULT_FLUSH_DELAY_MS,
   DEFAULT_HOSTNAME,
@@ -24,6 +29,7 @@ Deno.test("resolveSettings fills in every default, loopback and port 5000 includ
     idleTimeoutMs: undefined,
     reusePort: false,
     proxy: undefined,
+    tls: undefined,
     log: console.error,
   });
   assert.equal(DEFAULT_HOSTNAME, "127.0.0.1", "never every interface by default");
@@ -40,7 +46,12 @@ Deno.test("resolveSettings keeps what was given, and reads 0 as no idle limit an
     idleTimeoutMs: 100,
     log: (_line: string) => {},
   };
-  assert.deepEqual(resolveSettings(given), { ...given, reusePort: false, proxy: undefined });
+  assert.deepEqual(resolveSettings(given), {
+    ...given,
+    reusePort: false,
+    proxy: undefined,
+    tls: undefined,
+  });
   assert.equal(resolveSettings({ idleTimeoutMs: 0 }).idleTimeoutMs, undefined);
   assert.equal(resolveSettings({ log: null }).log, undefined);
 });
@@ -59,4 +70,14 @@ Deno.test("resolveSettings trusts this machine's proxies by default, waits 5 s f
   assert.deepEqual([given.trustedText, given.headerTimeoutMs], ["10.0.0.0/8", 100]);
   assert.equal(resolveSettings({ trustedProxies: "10.0.0.0/8" }).proxy, undefined);
   assert.throws(() => resolveSettings({ proxyProtocol: true, trustedProxies: "10/8" }), RangeError);
+});
+
+Deno.test("resolveSettings gives TLS a 10 s handshake limit, and refuses TLS with the PROXY protocol", () => {
+  const tls = { cert: "CERT", key: "KEY" };
+  assert.deepEqual(resolveSettings({ tls }).tls, { ...tls, handshakeTimeoutMs: 10_000 });
+  assert.equal(resolveSettings({ tls, tlsHandshakeTimeoutMs: 50 }).tls?.handshakeTimeoutMs, 50);
+  assert.throws(
+    () => resolveSettings({ tls, proxyProtocol: true }),
+    new TypeError(TLS_WITH_PROXY_PROTOCOL),
+  );
 });
