@@ -18,14 +18,14 @@
  * @module
  */
 
+import { connect } from "./client/connect.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PORT,
   replyLimit,
 } from "./protocol.ts";
-import { describeNetworkError } from "./io.ts";
-import { EXIT, readCommandLine } from "./cli.ts";
+import { EXIT, FileArgumentError, giveUpReading, readCommandLine, readPemFile } from "./cli.ts";
 import { CLIENT_COMMAND_LINE } from "./client/command_line.ts";
 import { ReplyStream } from "./client/replies.ts";
 import { Pipeline } from "./client/pipeline.ts";
@@ -53,6 +53,11 @@ export interface ClientOptions {
    * @default {5000}
    */
   port?: number;
+  /**
+   * Speak TLS, checking the server's certificate against the system's trusted
+   * authorities and `caCerts` (PEM), and against {@linkcode hostname}.
+   */
+  tls?: { caCerts?: string[] };
   /** Where messages come from: typed keys, or the lines of a file. */
   input: ReadableStream<Uint8Array>;
   /** Where replies go (and, when interactive, the banner and the prompt). Closed on return. */
@@ -115,7 +120,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
   const output = options.output.getWriter();
   let status: number;
   try {
-    const conn = await connect(hostname, port);
+    const conn = await connect({ hostname, port, tls: options.tls });
     const replies = new ReplyStream(conn, {
       maxReplyBytes: replyLimit(maxMessageBytes),
       quietMs: options.replyQuietMs ?? DEFAULT_REPLY_QUIET_MS,
@@ -126,7 +131,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
           input: options.input,
           output,
           style,
-          address: `${hostname}:${port}`,
+          address: `${hostname}:${port}${options.tls ? " over TLS" : ""}`,
           maxMessageBytes,
         })
         : await new Pipeline(conn, replies, output, { maxMessageBytes }).run(options.input);
@@ -151,23 +156,6 @@ async function tell(errors: WritableStream<Uint8Array>, text: string): Promise<v
   writer.releaseLock();
 }
 
-async function connect(hostname: string, port: number): Promise<Deno.TcpConn> {
-  try {
-    const conn = await Deno.connect({ hostname, port });
-    conn.setNoDelay(true);
-    return conn;
-  } catch (error) {
-    const action = `Cannot connect to ${hostname}:${port}`;
-    if (error instanceof Deno.errors.ConnectionRefused) {
-      throw new SessionEnd(
-        EXIT.NO_SERVER,
-        `${action}: no server is listening there. Start one with "deno task server", or pick another with --host and --port`,
-      );
-    }
-    throw new SessionEnd(EXIT.NO_SERVER, `${action}: ${describeNetworkError(error)}`);
-  }
-}
-
 /**
  * Runs the client's command line on the process's own terminal or pipes.
  *
@@ -175,14 +163,25 @@ async function connect(hostname: string, port: number): Promise<Deno.TcpConn> {
  * @returns The exit status, one of {@linkcode EXIT}.
  */
 export async function main(args: string[]): Promise<number> {
-  const target = readCommandLine(args, CLIENT_COMMAND_LINE);
-  if (typeof target === "number") return target;
+  const command = readCommandLine(args, CLIENT_COMMAND_LINE);
+  if (typeof command === "number") return command;
+  const { tls, caFile, ...target } = command;
+  let caCerts: string[] | undefined;
+  try {
+    if (caFile) caCerts = [await readPemFile(caFile, "CA certificate", "CERTIFICATE")];
+  } catch (error) {
+    if (!(error instanceof FileArgumentError)) throw error;
+    console.error(error.message);
+    return EXIT.USAGE;
+  }
+  giveUpReading();
   const interactive = Deno.stdin.isTerminal();
   // Raw mode hands every key to the line editor; Ctrl-C arrives as a key, not a signal.
   if (interactive) Deno.stdin.setRaw(true);
   try {
     return await runClient({
       ...target,
+      tls: tls ? { caCerts } : undefined,
       input: Deno.stdin.readable,
       output: Deno.stdout.writable,
       errors: Deno.stderr.writable,

@@ -24,12 +24,19 @@ export const CLIENT_FLAGS = {
     default: DEFAULT_MAX_MESSAGE_BYTES,
     help: "Longest message to send; raise it with the server's",
   },
+  tls: { help: "Speak TLS, checking the server's certificate against the system's authorities" },
+  ca: { value: "<file>", help: "Also trust this CA or certificate (PEM); implies `--tls`" },
   help: { short: "h", help: "Usage and examples" },
   version: { short: "V", help: "The version" },
 } as const satisfies Flags;
 
-/** The server to connect to and the message limit, as the flags give them. */
-export type ClientTarget = Pick<ClientOptions, "hostname" | "port" | "maxMessageBytes">;
+/** The server to connect to, the message limit, and the CA file to read, as the flags give them. */
+export interface ClientTarget extends Pick<ClientOptions, "hostname" | "port" | "maxMessageBytes"> {
+  /** Speak TLS. */
+  tls: boolean;
+  /** A CA or certificate file to trust too, to be read before connecting. */
+  caFile?: string;
+}
 
 /** The client's command line: flags to the server and limit; `--help` and `--version`. */
 export const CLIENT_COMMAND_LINE: CommandLine<typeof CLIENT_FLAGS, ClientTarget> = commandLine(
@@ -46,6 +53,8 @@ With piped input it prints only the replies, one per line:
       hostname: flags.host,
       port: integerFlag("port", flags.port, { min: 1, max: 65535 }),
       maxMessageBytes: messageLimitFlag(flags["max-message-bytes"]),
+      tls: Boolean(flags.tls || flags.ca),
+      caFile: flags.ca,
     }),
   },
 );

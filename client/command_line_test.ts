@@ -17,13 +17,21 @@ const CLIENT_USAGE = CLIENT_COMMAND_LINE.usage;
 Deno.test("CLIENT_COMMAND_LINE reads the server's address and the message limit", () => {
   assert.deepEqual(
     parseClientArgs(["--host", "::1", "--port", "6000", "--max-message-bytes", "4194304"]),
-    { hostname: "::1", port: 6000, maxMessageBytes: 4194304 },
+    { hostname: "::1", port: 6000, maxMessageBytes: 4194304, tls: false, caFile: undefined },
   );
   assert.deepEqual(parseClientArgs([]), {
     hostname: undefined,
     port: undefined,
     maxMessageBytes: undefined,
+    tls: false,
+    caFile: undefined,
   });
+  assert.deepEqual([parseClientArgs(["--tls"]).tls, parseClientArgs(["--tls"]).caFile], [
+    true,
+    undefined,
+  ]);
+  const withCa = parseClientArgs(["--ca", "ca.pem"]);
+  assert.deepEqual([withCa.tls, withCa.caFile], [true, "ca.pem"], "--ca implies --tls");
 });
 
 Deno.test("CLIENT_COMMAND_LINE refuses port 0 and bad numbers with a UsageError naming the flag", () => {

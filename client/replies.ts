@@ -43,6 +43,7 @@ export class ReplyStream {
   readonly #queue: Message[] = [];
   readonly #arrived = new Wakeup();
   #endReason: string | undefined;
+  #spokeTls = false;
 
   /** Starts reading replies from `conn`. */
   constructor(conn: Deno.Conn, framing: ReplyFraming) {
@@ -55,6 +56,11 @@ export class ReplyStream {
     return this.#endReason;
   }
 
+  /** True when the server's first bytes were a TLS record: it speaks TLS, and this connection does not. */
+  get spokeTls(): boolean {
+    return this.#spokeTls;
+  }
+
   /** Every reply queued, once there is one; an empty array once the server's side has ended. */
   async take(): Promise<Message[]> {
     while (this.#queue.length === 0 && this.#endReason === undefined) await this.#arrived.wait();
@@ -65,8 +71,13 @@ export class ReplyStream {
     const buffer = new Uint8Array(64 * 1024);
     let reason = "the server closed the connection";
     try {
-      for (let read = startRead(conn, buffer);;) {
+      for (let read = startRead(conn, buffer), first = true;; first = false) {
         const result = await withTimeout(read, framer.quietDelay(quietMs));
+        if (first && typeof result === "number" && isTlsRecord(buffer.subarray(0, result))) {
+          this.#spokeTls = true;
+          reason = "the server speaks TLS";
+          break;
+        }
         if (result === TIMED_OUT || result === null) this.#deliver(framer.flush());
         if (result === null) break;
         if (result === TIMED_OUT) continue;
@@ -92,4 +103,14 @@ export class ReplyStream {
     this.#queue.push(reply);
     this.#arrived.wake();
   }
+}
+
+/**
+ * Whether bytes start like a TLS record: an alert (21) or a handshake (22),
+ * then version 3.x. A TLS server answers a plain client's text with an alert;
+ * no text a person sends starts with these control bytes.
+ */
+function isTlsRecord(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && (bytes[0] === 21 || bytes[0] === 22) && bytes[1] === 3 &&
+    bytes[2] <= 4;
 }
