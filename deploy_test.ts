@@ -23,19 +23,14 @@ import {
   spawn,
   startServerDirectly,
   stopProcess,
+  warnIfMissing,
 } from "./test_helpers.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),
   haproxy: await canRun("haproxy", ["-v"]),
 };
-if (!available.deno || !available.haproxy) {
-  console.warn(
-    "deploy_test.ts: skipping the tests that need " +
-      Object.entries(available).filter(([, found]) => !found).map(([name]) => name).join(", ") +
-      "; install them (apt-get install haproxy) and run `deno task test`, which grants them",
-  );
-}
+warnIfMissing("deploy_test.ts", available, "haproxy");
 
 const LOOPBACK = "127.0.0.1";
 

@@ -10,14 +10,15 @@
  */
 
 import assert from "node:assert/strict";
-import { canRun, Peer, runClientProcess, spawn, startServer } from "./test_helpers.ts";
-
-/** Runs `program` with `input` on its standard input, asserts that it exits 0, and returns what it printed. */
-async function printedBy(program: string, args: string[], input: string): Promise<string> {
-  const child = spawn(program, args, { input });
-  assert.equal(await child.exited, 0, child.stderr.text());
-  return child.stdout.text();
-}
+import {
+  canRun,
+  Peer,
+  printedBy,
+  runClientProcess,
+  spawn,
+  startServer,
+  warnIfMissing,
+} from "./test_helpers.ts";
 
 const available = {
   nc: await canRun("nc", ["-h"]),
@@ -26,13 +27,7 @@ const available = {
   python3: await canRun("python3", ["--version"]),
   deno: await canRun("deno", ["--version"]),
 };
-const missing = Object.entries(available).filter(([, found]) => !found).map(([name]) => name);
-if (missing.length > 0) {
-  console.warn(
-    `interop_test.ts: skipping the tests that need ${missing.join(", ")}; install them ` +
-      "(apt-get install netcat-openbsd ncat socat python3) and run `deno task test`, which grants them",
-  );
-}
+warnIfMissing("interop_test.ts", available, "netcat-openbsd ncat socat python3");
 
 Deno.test({
   name: "manual test 1 through nc: hola servidor comes back as HOLA SERVIDOR",

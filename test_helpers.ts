@@ -311,6 +311,27 @@ export async function canRun(command: string, args: string[]): Promise<boolean> 
   }
 }
 
+/**
+ * Says which of a test file's tests are skipped for want of a program, and how
+ * to include them.
+ *
+ * @param file The test file, for the message.
+ * @param available Each program the file needs, and whether it can be run.
+ * @param packages The Debian packages that provide them.
+ */
+export function warnIfMissing(
+  file: string,
+  available: Record<string, boolean>,
+  packages: string,
+): void {
+  const missing = Object.entries(available).filter(([, found]) => !found).map(([name]) => name);
+  if (missing.length === 0) return;
+  console.warn(
+    `${file}: skipping the tests that need ${missing.join(", ")}; install them ` +
+      `(apt-get install ${packages}) and run \`deno task test\`, which grants them`,
+  );
+}
+
 /** A port on 127.0.0.1 that was free a moment ago, for a program that cannot be given port 0. */
 export function freePort(): number {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -362,6 +383,13 @@ export function spawn(
   ]);
   const exited = Promise.all([child.status, piped]).then(([status]) => status.code);
   return { child, stdout, stderr, exited };
+}
+
+/** Runs `program` with `input` on its standard input, asserts that it exits 0, and returns what it printed. */
+export async function printedBy(program: string, args: string[], input: string): Promise<string> {
+  const child = spawn(program, args, { input });
+  assert.equal(await child.exited, 0, child.stderr.text());
+  return child.stdout.text();
 }
 
 /** Starts the real client on `port` with `input` (text, or a stream such as a keyboard's) piped in. */

@@ -32,6 +32,7 @@ import {
 } from "../cli.ts";
 import { epollAvailable, pingPongThroughEpoll } from "./epoll_load.ts";
 import { renderChart, renderTable, type Results } from "./report.ts";
+import { makeTestCertificates } from "../test_certificates.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const GENERATOR_CORE = "0";
@@ -54,6 +55,7 @@ const BENCH_FLAGS = {
       "Runs of each scenario on each server, taking turns; the median by messages/s is reported",
   },
   quick: { help: "A short run: 1 s per scenario, 1 round, 1,000 idle connections" },
+  "no-tls": { help: "Leave out the TLS scenario (which needs openssl)" },
   json: { help: "Print the results as JSON instead of a table" },
   svg: { value: "<file>", default: "bench/results.svg", help: "Where to write the chart" },
   help: { short: "h", help: "Show this help" },
@@ -97,20 +99,20 @@ async function main(args: string[]): Promise<number> {
   const pinned = await pinToCore(Deno.pid, GENERATOR_CORE);
   const results: Results = { machine: await describeMachine(pinned), servers: [] };
 
+  const ours = (name = "uppercase-tcp (Deno)", ...flags: string[]) =>
+    startServer(name, [
+      // Exactly as `deno task server` runs it, V8 flags included.
+      ...config.tasks.server.command.split(" "),
+      "--port",
+      "0",
+      "--quiet",
+      "--max-connections",
+      "20000",
+      ...flags,
+    ], pinned);
   const starters: (() => Promise<ServerUnderTest>)[] = flags.host
     ? [() => Promise.resolve(externalServer(flags.host!, port, pid))]
-    : [
-      () =>
-        startServer("uppercase-tcp (Deno)", [
-          // Exactly as `deno task server` runs it, V8 flags included.
-          ...config.tasks.server.command.split(" "),
-          "--port",
-          "0",
-          "--quiet",
-          "--max-connections",
-          "20000",
-        ], pinned),
-    ];
+    : [() => ours()];
   if (flags.compare) {
     starters.push(() =>
       startServer("Node.js net baseline", ["node", "bench/node_server.mjs", "0"], pinned)
@@ -147,38 +149,17 @@ async function main(args: string[]): Promise<number> {
       },
     ];
     results.servers = servers.map((server) => ({ name: server.name, measurements: [] }));
-    for (const { title, rounds, freshServer, run } of scenarios) {
-      if (freshServer) {
+    for (const scenario of scenarios) {
+      if (scenario.freshServer) {
         for (const [i, server] of servers.entries()) {
           servers[i] = await starters[i]();
           await server.stop();
         }
       }
-      const rounded: Measurement[][] = servers.map(() => []);
-      for (let round = 1; round <= rounds; round++) {
-        for (const [i, server] of servers.entries()) {
-          const of = rounds > 1 ? ` (round ${round} of ${rounds})` : "";
-          const progress = (text: string) => report(`${server.name}${of}: ${text}`);
-          progress(title);
-          const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
-          const started = performance.now();
-          const measurement = await run(server, {
-            warmupSeconds: 1,
-            seconds,
-            onProgress: progress,
-          });
-          const wallSeconds = (performance.now() - started) / 1000;
-          const cpuAfter = server.pid ? await cpuSeconds(server.pid) : undefined;
-          if (cpuBefore !== undefined && cpuAfter !== undefined) {
-            measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
-          }
-          rounded[i].push(measurement);
-        }
-      }
-      rounded.forEach((measurements, i) =>
-        results.servers[i].measurements.push(median(measurements))
-      );
+      const medians = await measure(servers, scenario, seconds);
+      medians.forEach((measurement, i) => results.servers[i].measurements.push(measurement));
     }
+    if (!flags.host && !flags["no-tls"]) results.tls = await measureTlsCost(ours, rounds, seconds);
   } catch (error) {
     report("");
     if (error instanceof ReplyMismatch) {
@@ -196,6 +177,81 @@ async function main(args: string[]): Promise<number> {
   if (flags.json) console.log(JSON.stringify(results, null, 2));
   else console.log(renderTable(results) + `\nChart written to ${chartPath}`);
   return 0;
+}
+
+/** Runs a scenario on each server, taking turns, `scenario.rounds` times; gives each one's median. */
+async function measure(
+  servers: ServerUnderTest[],
+  scenario: Scenario,
+  seconds: number,
+): Promise<Measurement[]> {
+  const rounded: Measurement[][] = servers.map(() => []);
+  for (let round = 1; round <= scenario.rounds; round++) {
+    for (const [i, server] of servers.entries()) {
+      const of = scenario.rounds > 1 ? ` (round ${round} of ${scenario.rounds})` : "";
+      const progress = (text: string) => report(`${server.name}${of}: ${text}`);
+      progress(scenario.title);
+      const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
+      const started = performance.now();
+      const measurement = await scenario.run(server, {
+        warmupSeconds: 1,
+        seconds,
+        onProgress: progress,
+      });
+      const wallSeconds = (performance.now() - started) / 1000;
+      const cpuAfter = server.pid ? await cpuSeconds(server.pid) : undefined;
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
+      }
+      rounded[i].push(measurement);
+    }
+  }
+  return rounded.map(median);
+}
+
+/**
+ * What TLS costs: ping-pong on our server in plain TCP and over TLS, side by
+ * side, through the same generator (Deno's sockets, the only one that speaks
+ * TLS here), with a throwaway certificate made by openssl.
+ */
+async function measureTlsCost(
+  ours: (name: string, ...flags: string[]) => Promise<ServerUnderTest>,
+  rounds: number,
+  seconds: number,
+): Promise<Results["tls"]> {
+  let certs;
+  try {
+    certs = await makeTestCertificates(await Deno.makeTempDir({ prefix: "uppercase-bench-" }));
+  } catch {
+    report("");
+    console.error("Skipping the TLS scenario: openssl could not make a certificate");
+    return undefined;
+  }
+  const servers: ServerUnderTest[] = [];
+  try {
+    servers.push(await ours("uppercase-tcp (Deno), plain TCP"));
+    const tls = await ours(
+      "uppercase-tcp (Deno), TLS",
+      "--tls-cert",
+      certs.server.certFile,
+      "--tls-key",
+      certs.server.keyFile,
+    );
+    servers.push({ ...tls, target: { ...tls.target, tls: { caCerts: [certs.ca.pem] } } });
+    const pairs: NonNullable<Results["tls"]> = [];
+    for (const connections of [1, 100]) {
+      const [plain, overTls] = await measure(servers, {
+        title: `ping-pong with ${connections} connections, Deno's sockets`,
+        rounds,
+        run: (server, options) => pingPong(server.target, connections, options),
+      }, seconds);
+      pairs.push({ plain, tls: overTls });
+    }
+    return pairs;
+  } finally {
+    for (const server of servers) await server.stop();
+    await certs[Symbol.asyncDispose]();
+  }
 }
 
 /**

@@ -14,6 +14,8 @@ import { closeQuietly, writeAll } from "../io.ts";
 export interface Target {
   hostname: string;
   port: number;
+  /** Connect with TLS, trusting these authorities' certificates (PEM). */
+  tls?: { caCerts: string[] };
 }
 
 /** The line every scenario sends: 64 bytes, newline included. */
@@ -232,12 +234,16 @@ async function openConnections(
   target: Target,
   count: number,
   onOpen?: (open: number) => void,
-): Promise<Deno.TcpConn[]> {
-  const conns: Deno.TcpConn[] = [];
+): Promise<Deno.Conn[]> {
+  const conns: Deno.Conn[] = [];
   try {
     await inBatches(Array.from({ length: count }), 200, async () => {
-      const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
-      conn.setNoDelay(true);
+      const { hostname, port, tls } = target;
+      const conn = tls
+        ? await Deno.connectTls({ hostname, port, caCerts: tls.caCerts })
+        : await Deno.connect({ hostname, port });
+      if ("setNoDelay" in conn) conn.setNoDelay(true);
+      else await conn.handshake();
       conns.push(conn);
       if (conns.length % 1000 === 0) onOpen?.(conns.length);
     });

@@ -11,6 +11,8 @@ import type { Measurement } from "./load.ts";
 export interface Results {
   machine: Record<string, string | number>;
   servers: { name: string; measurements: Measurement[] }[];
+  /** Ping-pong on our server in plain TCP and over TLS, through the same generator. */
+  tls?: { plain: Measurement; tls: Measurement }[];
 }
 
 function label(m: Measurement): string {
@@ -76,6 +78,7 @@ export function renderTable(results: Results): string {
     "generator is near 100%, it, not the server, is the limit; msgs/CPU-s (messages per second of",
     "server CPU) then still compares the servers' efficiency.",
     ...renderRatios(results),
+    ...renderTlsCost(results),
   ].join("\n");
 }
 
@@ -160,4 +163,23 @@ ${parts.join("\n")}
 
 function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function renderTlsCost(results: Results): string[] {
+  if (!results.tls) return [];
+  const lines = ["", "TLS against plain TCP, our server, the same generator (Deno's sockets):"];
+  for (const { plain, tls } of results.tls) {
+    const micros = (m: Measurement) => m.serverCpu && 1e6 * m.serverCpu / m.messagesPerSecond;
+    const cpu = (m: Measurement) => micros(m)?.toFixed(1) ?? "?";
+    const ratio = micros(tls) && micros(plain) ? (micros(tls)! / micros(plain)!).toFixed(2) : "?";
+    lines.push(
+      `  ping-pong ${plain.connections}: ${
+        Math.round(plain.messagesPerSecond).toLocaleString("en-US")
+      } ` +
+        `vs ${Math.round(tls.messagesPerSecond).toLocaleString("en-US")} messages/s, ` +
+        `p99 ${plain.latencyMs!.p99.toFixed(3)} vs ${tls.latencyMs!.p99.toFixed(3)} ms, ` +
+        `server CPU per message ${cpu(plain)} vs ${cpu(tls)} µs (${ratio}×)`,
+    );
+  }
+  return lines;
 }

@@ -52,3 +52,12 @@ Deno.test("renderChart draws one bar per server and scenario, with names escaped
   assert.equal(chart.match(/<rect x=/g)?.length, 2);
   assert.match(chart, /a &lt;b&gt; &amp; c/);
 });
+
+Deno.test("renderTable shows what TLS costs against plain TCP, per message of server CPU", () => {
+  const plain = pingPong(100_000, 1), tls = { ...pingPong(80_000, 1.5), serverCpu: 0.9 };
+  const table = renderTable({ ...RESULTS, tls: [{ plain, tls }] });
+  assert.match(
+    table,
+    /ping-pong 100: 100,000 vs 80,000 messages\/s, p99 1\.000 vs 1\.500 ms, server CPU per message 9\.0 vs 11\.3 µs \(1\.25×\)/,
+  );
+});
