@@ -89,7 +89,10 @@ async function startDeployment(extraConfig: (ports: number[]) => string = () => 
       const column = (name: string) => rows[0].indexOf(name === "pxname" ? "# pxname" : name);
       return Object.fromEntries(
         rows.filter((row) => row[column("pxname")] === backend && row[1] !== "BACKEND")
-          .map((row) => [row[1], [row[column("status")], row[column("check_status")]]]),
+          // "* L4OK": a "*" marks a check under way; the status is the last one's.
+          .map((
+            row,
+          ) => [row[1], [row[column("status")], row[column("check_status")].replace(/^\* /, "")]]),
       );
     },
     async [Symbol.asyncDispose]() {
