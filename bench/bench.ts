@@ -31,11 +31,16 @@ import {
   UsageError,
 } from "../cli.ts";
 import { epollAvailable, pingPongThroughEpoll } from "./epoll_load.ts";
+import { compileNative, runNative } from "./native.ts";
 import { renderChart, renderTable, type Results } from "./report.ts";
 import { makeTestCertificates } from "../test_certificates.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const GENERATOR_CORE = "0";
+/** Over this share of a core, the generator, not the server, sets the pace. */
+const GENERATOR_BOUND = 0.9;
+/** Lines each pipelined connection keeps in flight. */
+const PIPELINE_DEPTH = 128;
 const SERVER_CORE = "1";
 
 const BENCH_FLAGS = {
@@ -113,10 +118,22 @@ async function main(args: string[]): Promise<number> {
   const starters: (() => Promise<ServerUnderTest>)[] = flags.host
     ? [() => Promise.resolve(externalServer(flags.host!, port, pid))]
     : [() => ours()];
+  const buildDir = await Deno.makeTempDir({ prefix: "uppercase-bench-" });
+  const native = await compileNative(buildDir);
+  if ("failed" in native) {
+    console.error(
+      `No native load generator: ${native.failed}. Falling back to the generators in Deno.`,
+    );
+  }
   if (flags.compare) {
     starters.push(() =>
       startServer("Node.js net baseline", ["node", "bench/node_server.mjs", "0"], pinned)
     );
+    if (!("failed" in native)) {
+      starters.push(() =>
+        startServer("C epoll server (syscalls only)", [native.server, "0"], pinned)
+      );
+    }
   }
 
   // Every server runs at once, and each scenario runs on each server in turn, so
@@ -124,21 +141,29 @@ async function main(args: string[]): Promise<number> {
   const servers: ServerUnderTest[] = [];
   try {
     for (const start of starters) servers.push(await start());
+    const generator = "failed" in native ? undefined : native.generator;
     const epoll = servers.every((server) => epollAvailable(server.target));
-    results.machine.generator = epoll
-      ? "ping-pong through libc's epoll (FFI), the rest through Deno's sockets"
-      : "Deno's sockets (grant --allow-ffi on Linux for a cheaper ping-pong generator)";
+    results.machine.generator = generator
+      ? "native (C, one epoll loop, compiled with cc) for ping-pong and pipelined; Deno's sockets for idle"
+      : epoll
+      ? "ping-pong through libc's epoll (FFI), the rest through Deno's sockets (no C compiler)"
+      : "Deno's sockets (no C compiler; grant --allow-ffi on Linux for a cheaper ping-pong generator)";
     const scenarios: Scenario[] = [
       ...[1, 100, 1000].map((n): Scenario => ({
         title: `ping-pong with ${n} connections`,
         rounds,
         run: (server, options) =>
-          (epoll ? pingPongThroughEpoll : pingPong)(server.target, n, options),
+          generator
+            ? runNative(generator, "ping-pong", server.target, n, options)
+            : (epoll ? pingPongThroughEpoll : pingPong)(server.target, n, options),
       })),
       ...[1, 10].map((n): Scenario => ({
         title: `pipelined with ${n} connections`,
         rounds,
-        run: (server, options) => pipelined(server.target, n, 128, options),
+        run: (server, options) =>
+          generator
+            ? runNative(generator, "pipelined", server.target, n, options, PIPELINE_DEPTH)
+            : pipelined(server.target, n, PIPELINE_DEPTH, options),
       })),
       {
         title: `${idleConnections} idle connections`,
@@ -169,6 +194,7 @@ async function main(args: string[]): Promise<number> {
     throw error;
   } finally {
     for (const server of servers) await server.stop();
+    await Deno.remove(buildDir, { recursive: true });
   }
   report("");
 
@@ -202,6 +228,10 @@ async function measure(
       const cpuAfter = server.pid ? await cpuSeconds(server.pid) : undefined;
       if (cpuBefore !== undefined && cpuAfter !== undefined) {
         measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
+      }
+      // Idle connections measure memory, not pace: no generator sets it.
+      if (measurement.scenario !== "idle") {
+        measurement.generatorBound = measurement.generatorCpu > GENERATOR_BOUND;
       }
       rounded[i].push(measurement);
     }

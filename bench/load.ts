@@ -45,6 +45,8 @@ export interface Measurement {
   serverKibPerConnection?: number;
   /** How busy the load generator was: CPU time over wall time, 1 = one core. */
   generatorCpu: number;
+  /** Set when the generator was over 90% busy: it, not the server, may have set the pace. */
+  generatorBound?: boolean;
   /** How busy the server was, the same way, when its PID is known. */
   serverCpu?: number;
 }

@@ -55,7 +55,7 @@ export function renderTable(results: Results): string {
         number(m.serverKibPerConnection, 2),
         m.serverCpu === undefined ? "" : `${Math.round(m.serverCpu * 100)}%`,
         m.scenario === "idle" ? "" : number(perServerCpuSecond(m)),
-        `${Math.round(m.generatorCpu * 100)}%`,
+        `${Math.round(m.generatorCpu * 100)}%${m.generatorBound ? " bound" : ""}`,
       ]);
     }
   }
@@ -74,9 +74,10 @@ export function renderTable(results: Results): string {
     "",
     ...lines,
     "",
-    "server CPU and generator CPU are CPU time over wall time (100% = one core busy). When the",
-    "generator is near 100%, it, not the server, is the limit; msgs/CPU-s (messages per second of",
-    "server CPU) then still compares the servers' efficiency.",
+    'server CPU and generator CPU are CPU time over wall time (100% = one core busy). "bound":',
+    "the generator was over 90% busy, so it, not the server, may have set the pace, and the",
+    "figure is generator-bound; msgs/CPU-s (messages per second of server CPU) then still",
+    "compares the servers' efficiency.",
     ...renderRatios(results),
     ...renderTlsCost(results),
   ].join("\n");
@@ -87,29 +88,33 @@ function perServerCpuSecond(m: Measurement): number | undefined {
 }
 
 function renderRatios(results: Results): string[] {
-  if (results.servers.length !== 2) return [];
-  const [ours, baseline] = results.servers;
-  const lines = ["", `${ours.name} against ${baseline.name}:`];
-  ours.measurements.forEach((m, i) => {
-    const b = baseline.measurements[i];
-    const parts = [`${(m.messagesPerSecond / b.messagesPerSecond).toFixed(2)}× messages/s`];
-    const ours = perServerCpuSecond(m), theirs = perServerCpuSecond(b);
-    if (m.scenario !== "idle" && ours && theirs) {
-      parts.push(`${(ours / theirs).toFixed(2)}× messages per server CPU-second`);
-    }
-    if (m.latencyMs && b.latencyMs) {
-      parts.push(`p99 ${m.latencyMs.p99.toFixed(3)} vs ${b.latencyMs.p99.toFixed(3)} ms`);
-    }
-    if (m.serverKibPerConnection !== undefined && b.serverKibPerConnection !== undefined) {
-      parts.push(
-        `${m.serverKibPerConnection.toFixed(2)} vs ${
-          b.serverKibPerConnection.toFixed(2)
-        } KiB per connection`,
-      );
-    }
-    lines.push(`  ${label(m)} ${m.connections}: ${parts.join(", ")}`);
+  const [ours, ...others] = results.servers;
+  return others.flatMap((other) => {
+    const lines = ["", `${ours.name} against ${other.name}:`];
+    ours.measurements.forEach((m, i) => {
+      const o = other.measurements[i];
+      const parts = m.scenario === "idle"
+        ? []
+        : [`${(m.messagesPerSecond / o.messagesPerSecond).toFixed(2)}× messages/s`];
+      const mine = perServerCpuSecond(m), theirs = perServerCpuSecond(o);
+      if (m.scenario !== "idle" && mine && theirs) {
+        parts.push(`${(mine / theirs).toFixed(2)}× messages per server CPU-second`);
+      }
+      if (m.latencyMs && o.latencyMs) {
+        parts.push(`p99 ${m.latencyMs.p99.toFixed(3)} vs ${o.latencyMs.p99.toFixed(3)} ms`);
+      }
+      if (m.serverKibPerConnection !== undefined && o.serverKibPerConnection !== undefined) {
+        parts.push(
+          `${m.serverKibPerConnection.toFixed(2)} vs ${
+            o.serverKibPerConnection.toFixed(2)
+          } KiB per connection`,
+        );
+      }
+      if (m.generatorBound || o.generatorBound) parts.push("generator-bound");
+      lines.push(`  ${label(m)} ${m.connections}: ${parts.join(", ")}`);
+    });
+    return lines;
   });
-  return lines;
 }
 
 /** A bar chart: one group per scenario, one bar per server, each group scaled to its largest bar. */

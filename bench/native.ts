@@ -1,0 +1,107 @@
+/**
+ * The bench's native programs: the load generator (`load_generator.c`) and
+ * the syscalls-only server (`epoll_server.c`), compiled with the system's `cc`
+ * when the bench runs, and the generator's scenarios driven through them.
+ *
+ * A generator on Deno's sockets pays for a promise-based read and write per
+ * message, as the server does, so with one core each it sets the pace. The
+ * native one pays only for its system calls.
+ *
+ * @module
+ */
+
+import type { Measurement, RunOptions, Target } from "./load.ts";
+import { LINE, ReplyMismatch } from "./load.ts";
+
+const SOURCES = new URL(".", import.meta.url).pathname;
+
+/** The compiled programs. */
+export interface NativePrograms {
+  /** The load generator's executable. */
+  generator: string;
+  /** The syscalls-only server's executable. */
+  server: string;
+}
+
+/**
+ * Compiles the generator and the server with `cc -O2` into `dir`.
+ *
+ * @param dir Where to put the executables.
+ * @returns Their paths, or why they could not be built (no compiler, say).
+ */
+export async function compileNative(dir: string): Promise<NativePrograms | { failed: string }> {
+  const programs = { generator: `${dir}/load_generator`, server: `${dir}/epoll_server` };
+  for (
+    const [name, output] of Object.entries({
+      load_generator: programs.generator,
+      epoll_server: programs.server,
+    })
+  ) {
+    try {
+      const { success, stderr } = await new Deno.Command("cc", {
+        args: ["-O2", "-o", output, `${SOURCES}${name}.c`],
+        stdout: "null",
+      }).output();
+      if (!success) {
+        return {
+          failed: `cc could not build ${name}.c: ${new TextDecoder().decode(stderr).trim()}`,
+        };
+      }
+    } catch (error) {
+      return {
+        failed: error instanceof Deno.errors.NotFound
+          ? "there is no C compiler (cc)"
+          : `cannot run cc: ${error instanceof Error ? error.message : error}`,
+      };
+    }
+  }
+  return programs;
+}
+
+/**
+ * Runs a scenario through the native generator.
+ *
+ * @param generator The generator's executable.
+ * @param scenario `ping-pong`, or `pipelined` with `depth` lines in flight per connection.
+ * @param target The server; it must have an IPv4 address.
+ * @param connections How many at once.
+ * @param options Durations.
+ * @param depth Lines in flight per connection, for `pipelined`.
+ * @throws {ReplyMismatch} When a reply is wrong or missing.
+ */
+export async function runNative(
+  generator: string,
+  scenario: "ping-pong" | "pipelined",
+  target: Target,
+  connections: number,
+  options: RunOptions,
+  depth = 1,
+): Promise<Measurement> {
+  options.onProgress?.(`${scenario} ${connections} (native generator)`);
+  const { stdout } = await new Deno.Command(generator, {
+    args: [
+      scenario,
+      target.hostname,
+      String(target.port),
+      String(connections),
+      String(options.warmupSeconds),
+      String(options.seconds),
+      String(depth),
+      new TextDecoder().decode(LINE),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const result = JSON.parse(new TextDecoder().decode(stdout));
+  if (result.error) throw new ReplyMismatch(result.error);
+  return {
+    scenario,
+    connections,
+    messages: result.messages,
+    seconds: options.seconds,
+    messagesPerSecond: result.messages / options.seconds,
+    megabytesPerSecond: result.messages * LINE.length / options.seconds / 1e6,
+    latencyMs: scenario === "ping-pong" ? result.latencyMs : undefined,
+    generatorCpu: result.generatorCpu,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Tests of the bench's native programs, compiled with the system's cc: the
+ * generator counts the replies of a server that answers as the rules say, in
+ * both scenarios, and reports a wrong reply as a ReplyMismatch; the
+ * syscalls-only server answers lines uppercased.
+ *
+ * They need cc, and permission to run what it builds in `.test-tmp/native/`,
+ * which `deno task test` grants. Otherwise they are skipped, with a message.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { canRun, Peer, startServer, warnIfMissing } from "../test_helpers.ts";
+import { compileNative, type NativePrograms, runNative } from "./native.ts";
+import { ReplyMismatch } from "./load.ts";
+
+const BUILD = ".test-tmp/native";
+const available = {
+  cc: await canRun("cc", ["--version"]) &&
+    (await Deno.permissions.query({ name: "run", command: `./${BUILD}/load_generator` }))
+        .state === "granted",
+};
+warnIfMissing("bench/native_test.ts", available, "gcc");
+
+let built: Promise<NativePrograms> | undefined;
+/** Builds the programs once for the file's tests. */
+function programs(): Promise<NativePrograms> {
+  return built ??= (async () => {
+    await Deno.mkdir(BUILD, { recursive: true });
+    const result = await compileNative(`./${BUILD}`);
+    if ("failed" in result) throw new Error(result.failed);
+    return result;
+  })();
+}
+
+const SHORT_RUN = { warmupSeconds: 0, seconds: 0.3 };
+
+Deno.test({
+  name:
+    "the native generator counts ping-pong round trips and their latencies, and pipelined replies",
+  ignore: !available.cc,
+  async fn() {
+    const { generator } = await programs();
+    await using server = startServer({ log: null });
+    const pingPong = await runNative(generator, "ping-pong", server.addr, 10, SHORT_RUN);
+    assert.equal(pingPong.scenario, "ping-pong");
+    assert(pingPong.messages > 10, JSON.stringify(pingPong));
+    assert(pingPong.latencyMs!.p50 > 0 && pingPong.latencyMs!.p99 >= pingPong.latencyMs!.p50);
+    assert(pingPong.generatorCpu > 0);
+    const pipelined = await runNative(generator, "pipelined", server.addr, 2, SHORT_RUN, 64);
+    assert.equal(pipelined.scenario, "pipelined");
+    assert(pipelined.messages > 128, JSON.stringify(pipelined));
+  },
+});
+
+Deno.test({
+  name:
+    "the native generator reports a reply that is not uppercased as a ReplyMismatch, never a figure",
+  ignore: !available.cc,
+  async fn() {
+    const { generator } = await programs();
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const echo = (async () => {
+      using conn = await listener.accept();
+      const buffer = new Uint8Array(256);
+      const n = await conn.read(buffer);
+      if (n) await conn.write(buffer.subarray(0, n)); // echoed, not uppercased
+      await conn.read(buffer).catch(() => null); // until the generator closes
+    })();
+    await assert.rejects(
+      runNative(generator, "ping-pong", listener.addr, 1, SHORT_RUN),
+      (error) =>
+        error instanceof ReplyMismatch && /reply byte 0 is 0x68, expected 0x48/.test(error.message),
+    );
+    await echo;
+  },
+});
+
+Deno.test({
+  name: "the syscalls-only C server answers lines uppercased, pipelined ones whole",
+  ignore: !available.cc,
+  async fn() {
+    const { server } = await programs();
+    const child = new Deno.Command(server, { args: ["0"], stdout: "piped" }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      let banner = "";
+      while (!/:\d+\n/.test(banner)) banner += (await reader.read()).value ?? "";
+      const port = Number(banner.match(/:(\d+)/)![1]);
+      using peer = await Peer.connect({ transport: "tcp", hostname: "127.0.0.1", port });
+      const lines = "hola servidor\n".repeat(5000);
+      await peer.send(lines);
+      assert.equal(await peer.readText(lines.length), lines.toUpperCase());
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await reader.cancel();
+    }
+  },
+});
