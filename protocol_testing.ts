@@ -43,6 +43,47 @@ export function forAnyStream(
   );
 }
 
+// Long, mostly ASCII streams, cut into few chunks, with limits often above a
+// chunk's length: what the server's whole-chunk path takes. The pieces that
+// rule that path out (an x, the command, a character that is not ASCII) are
+// rare, so that many chunks take it and some do not.
+const PLAIN_PIECES = [
+  "una linea corriente\n",
+  "hola servidor\n",
+  "\r\n",
+  "\n",
+  "sin salto ",
+  "\r",
+];
+const RARE_PIECES = ["xilofono\n", "DESCONEXION\n", " desconexion \n", "ñandú\n"];
+const longStreamArbitrary = fc.array(
+  fc.oneof(
+    { arbitrary: fc.constantFrom(...PLAIN_PIECES), weight: 60 },
+    { arbitrary: fc.constantFrom(...RARE_PIECES), weight: 1 },
+  ),
+  { minLength: 20, maxLength: 150 },
+).map((parts) => encoder.encode(parts.join("")));
+
+/**
+ * Checks `property` for long, mostly ASCII byte streams (hundreds to
+ * thousands of bytes), cut into at most four chunks, with limits from 1 byte
+ * to beyond the stream's length.
+ */
+export function forAnyLongStream(
+  property: (stream: Uint8Array, cuts: number[], limit: number) => void,
+  numRuns = 500,
+) {
+  fc.assert(
+    fc.property(
+      longStreamArbitrary,
+      fc.array(fc.nat(), { maxLength: 3 }),
+      fc.oneof(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 200, max: 5000 })),
+      property,
+    ),
+    { numRuns },
+  );
+}
+
 /** Cuts `stream` into chunks at the given points (taken modulo its length). */
 export function chunked(stream: Uint8Array, cuts: number[]): Uint8Array[] {
   const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);

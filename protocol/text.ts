@@ -57,6 +57,61 @@ export function sequenceLength(bytes: Uint8Array, start: number, end: number): n
   return length;
 }
 
+/**
+ * Uppercases the ASCII letters of `bytes` where they lie, four bytes at a
+ * time, and counts their newlines. Other bytes are left as they are, so text
+ * that is not all ASCII can still be uppercased character by character
+ * afterwards, with the same result.
+ *
+ * @param bytes The bytes, changed in place.
+ * @param mark A byte that, once the letters are capitals, makes the bytes
+ *   worth a closer look (such as a letter of a command).
+ * @returns How many `\n` the bytes hold, or -1 when they are not all ASCII or
+ *   hold `mark`.
+ */
+export function uppercaseAsciiInPlace(bytes: Uint8Array, mark: number): number {
+  let i = 0, seen = 0, marked = 0, newlines = 0;
+  const marks = mark * 0x01010101;
+  const byteByByte = (end: number) => {
+    for (; i < end; i++) {
+      const byte = bytes[i];
+      const upper = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
+      bytes[i] = upper;
+      seen |= byte;
+      if (upper === mark) marked = 1;
+      if (byte === 0x0a) newlines++;
+    }
+  };
+  // Byte by byte up to a 4-byte boundary, as an Int32Array view needs one.
+  byteByByte(Math.min(bytes.length, (4 - (bytes.byteOffset % 4)) % 4));
+  const words = (bytes.length - i) >>> 2;
+  if (words > 0) {
+    const view = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let w = 0; w < words; w++) {
+      const word = view[w];
+      seen |= word;
+      // Per byte, without carries between bytes: bit 7 of `lower` is set where
+      // the byte is from 0x61 ('a') to 0x7a ('z'); clearing bit 5 there
+      // uppercases it. `zeroBytes(x)` sets bit 7 where a byte of x is 0.
+      const low7 = word & 0x7f7f7f7f;
+      const lower = (low7 + 0x1f1f1f1f) & ~(low7 + 0x05050505) & ~word & 0x80808080;
+      const upper = word ^ (lower >>> 2);
+      view[w] = upper;
+      marked |= zeroBytes(upper ^ marks);
+      const newline = zeroBytes(word ^ 0x0a0a0a0a);
+      if (newline !== 0) newlines += Math.imul(newline >>> 7, 0x01010101) >>> 24;
+    }
+    i += words * 4;
+  }
+  byteByByte(bytes.length);
+  return (seen & 0x80808080) === 0 && marked === 0 ? newlines : -1;
+}
+
+/** Bit 7 of each byte of the result is set where that byte of `x` is 0. */
+function zeroBytes(x: number): number {
+  return ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
+}
+
 /** Whether `bytes` end partway through a well-formed UTF-8 sequence. */
 export function endsInsideCharacter(bytes: Uint8Array): boolean {
   for (let start = Math.max(0, bytes.length - 3); start < bytes.length; start++) {

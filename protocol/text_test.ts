@@ -7,11 +7,13 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   concat,
   copyUppercaseAscii,
   endsInsideCharacter,
   sequenceLength,
+  uppercaseAsciiInPlace,
   uppercaseUtf8,
 } from "./text.ts";
 
@@ -105,4 +107,27 @@ Deno.test("concat joins arrays, skips empty ones, and copies nothing when there 
     4,
   ]);
   assert.equal(concat([]).length, 0);
+});
+
+Deno.test("uppercaseAsciiInPlace uppercases like a byte loop at any alignment, and counts newlines unless it meets the mark or a byte that is not ASCII", () => {
+  const sample = new TextEncoder().encode("hola\nservidor, abc xyz\r\n{`az}@[Z\n");
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.constantFrom(...sample), fc.integer({ min: 0, max: 255 })), {
+        maxLength: 200,
+      }),
+      fc.nat(7),
+      (content, offset) => {
+        const buffer = new Uint8Array(offset + content.length);
+        buffer.set(content, offset);
+        const bytes = buffer.subarray(offset);
+        const want = content.map((byte) => byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte);
+        const ascii = content.every((byte) => byte < 0x80) && !want.includes(0x58);
+        const got = uppercaseAsciiInPlace(bytes, 0x58);
+        assert.deepEqual([...bytes], want);
+        assert.equal(got, ascii ? content.filter((byte) => byte === 0x0a).length : -1);
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });

@@ -16,9 +16,14 @@ import {
   uppercaseReply,
 } from "../protocol.ts";
 import { isDisconnectMessage } from "../protocol/command.ts";
-import { concat, copyUppercaseAscii } from "../protocol/text.ts";
+import { concat, copyUppercaseAscii, uppercaseAsciiInPlace } from "../protocol/text.ts";
 
 const EMPTY = new Uint8Array(0);
+const LF = 0x0a;
+const X = 0x58;
+// From this size, a chunk is uppercased whole first: below it, making the
+// 32-bit view costs more than it saves.
+const WHOLE_CHUNK_BYTES = 256;
 const encoder = new TextEncoder();
 
 /** Why a {@linkcode ServerConversation} wants its connection closed. */
@@ -84,6 +89,20 @@ export class ServerConversation {
     // and everything after it, take the general path. That line may be left
     // partly uppercased, which changes nothing: uppercasing goes character by
     // character and leaves capitals as they are, and the command ignores case.
+    // A large chunk is uppercased in one pass, four bytes at a time. If it is
+    // all ASCII with no X (so no line can be the command, an X among its
+    // capitals) and no longer than the limit (so no line in it can be over the
+    // limit), its lines need no scanning: their replies are the chunk up to
+    // its last newline, as it now stands.
+    const newlines = chunk.length >= WHOLE_CHUNK_BYTES && chunk.length <= this.#maxMessageBytes
+      ? uppercaseAsciiInPlace(chunk, X)
+      : -1;
+    if (newlines >= 0) {
+      const end = chunk.lastIndexOf(LF) + 1;
+      this.#messages += newlines;
+      if (end < chunk.length) this.#framer.push(chunk.subarray(end));
+      return { reply: chunk.subarray(0, end) };
+    }
     const scanner = this.#scanner;
     let start = 0;
     while (

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { isDisconnectCommand, uppercaseReply } from "../protocol.ts";
-import { chunked, forAnyStream, referenceFrames } from "../protocol_testing.ts";
+import { chunked, forAnyLongStream, forAnyStream, referenceFrames } from "../protocol_testing.ts";
 import { ServerConversation } from "./conversation.ts";
 
 const encoder = new TextEncoder();
@@ -84,25 +84,29 @@ Deno.test("ServerConversation gives the same replies for any chunking of any byt
   });
 });
 
+/** Asserts that a conversation over `stream`, cut at `cuts`, does what the rules say, one by one. */
+function assertFollowsTheRules(stream: Uint8Array, cuts: number[], limit: number): void {
+  const { messages, exceeded } = referenceFrames(stream, limit);
+  const want: number[] = [];
+  let close = exceeded ? "message too long" : "end of input";
+  for (const [body, terminator] of messages) {
+    if (isDisconnectCommand(lenient.decode(Uint8Array.from(body)))) {
+      close = "disconnect command";
+      break;
+    }
+    want.push(...uppercaseReply({ bytes: Uint8Array.from(body), terminator }));
+  }
+  if (close === "message too long") {
+    want.push(...bytes(`ERROR message too long (limit ${limit} bytes)\n`));
+  }
+  const got = converse(chunked(stream, cuts), { maxMessageBytes: limit });
+  assert.deepEqual([got.bytes, got.close], [want, close]);
+}
+
 Deno.test("ServerConversation answers every byte stream as the rules say, fast path included", () => {
-  forAnyStream((stream, cuts, limit) => {
-    // The rules applied one by one to the specification's messages.
-    const { messages, exceeded } = referenceFrames(stream, limit);
-    const want: number[] = [];
-    let close = exceeded ? "message too long" : "end of input";
-    for (const [body, terminator] of messages) {
-      if (isDisconnectCommand(lenient.decode(Uint8Array.from(body)))) {
-        close = "disconnect command";
-        break;
-      }
-      want.push(...uppercaseReply({ bytes: Uint8Array.from(body), terminator }));
-    }
-    if (close === "message too long") {
-      want.push(
-        ...bytes(`ERROR message too long (limit ${limit} bytes)\n`),
-      );
-    }
-    const got = converse(chunked(stream, cuts), { maxMessageBytes: limit });
-    assert.deepEqual([got.bytes, got.close], [want, close]);
-  }, 3000);
+  forAnyStream(assertFollowsTheRules, 3000);
+});
+
+Deno.test("ServerConversation answers long chunks as the rules say, whole-chunk path included", () => {
+  forAnyLongStream(assertFollowsTheRules);
 });
