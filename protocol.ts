@@ -235,6 +235,11 @@ export class MessageFramer {
     this.#scanner = new LineScanner(options);
   }
 
+  /** The scanner it frames with, for a caller that scans the same stream between its pushes. */
+  get scanner(): LineScanner {
+    return this.#scanner;
+  }
+
   /** True once a message went over the limit; the framer then ignores all input. */
   get exceeded(): boolean {
     return this.#exceeded;

@@ -45,11 +45,13 @@ export class Connection {
   readonly closed: Promise<void>;
   readonly #id: number;
   readonly #conn: AcceptedConn;
-  #peer: string;
+  /** The client's address as a PROXY header gave it; otherwise the socket's, written out when logged. */
+  #proxiedPeer: string | undefined;
   readonly #settings: Settings;
   readonly #conversation: ServerConversation;
   readonly #lifecycle: ConnectionLifecycle;
-  readonly #openedAt = performance.now();
+  // Whole milliseconds, which V8 keeps in the object rather than boxed apart.
+  readonly #openedAt = Math.floor(performance.now());
   #lastInputAt = this.#openedAt;
   #buffer = new Uint8Array(FIRST_READ_BUFFER_BYTES);
   #read: Promise<number | null> | undefined;
@@ -68,7 +70,6 @@ export class Connection {
   ) {
     this.#id = id;
     this.#conn = conn;
-    this.#peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
     this.#settings = settings;
     this.#lifecycle = lifecycle;
     this.#conversation = new ServerConversation({ maxMessageBytes: settings.maxMessageBytes });
@@ -192,12 +193,17 @@ export class Connection {
       if (header.status === "invalid") return header.reason;
       if (header.status === "complete") {
         const proxy = this.#peer;
-        if (header.source) this.#peer = formatAddress(header.source);
+        if (header.source) this.#proxiedPeer = formatAddress(header.source);
         const from = header.source ? `via ${proxy}` : "(the proxy's own connection)";
         this.#settings.log?.(`#${this.#id} ${this.#peer} connected ${from}`);
         return received.subarray(header.length);
       }
     }
+  }
+
+  /** The client's address, as the log shows it. */
+  get #peer(): string {
+    return this.#proxiedPeer ?? formatAddress(this.#conn.remoteAddr as Deno.NetAddr);
   }
 
   #logClosed(reason: string): void {
@@ -228,7 +234,9 @@ export class Connection {
     this.#read = undefined;
     if (bytesRead === null) return this.#conversation.end();
     this.#bytesIn += bytesRead;
-    if (this.#settings.idleTimeoutMs !== undefined) this.#lastInputAt = performance.now();
+    if (this.#settings.idleTimeoutMs !== undefined) {
+      this.#lastInputAt = Math.floor(performance.now());
+    }
     // The reply may be a view of the read buffer, which is why #run reads into it
     // again only once the reply is written.
     const turn = this.#conversation.receiveInPlace(this.#buffer.subarray(0, bytesRead));

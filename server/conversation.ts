@@ -10,7 +10,6 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   ERROR_LINES,
   type FramingOptions,
-  LineScanner,
   type Message,
   MessageFramer,
   uppercaseReply,
@@ -54,7 +53,6 @@ export interface Turn {
  */
 export class ServerConversation {
   readonly #framer: MessageFramer;
-  readonly #scanner: LineScanner;
   readonly #maxMessageBytes: number;
   #closed = false;
   #messages = 0;
@@ -62,7 +60,6 @@ export class ServerConversation {
   /** Starts a conversation with the given limit. */
   constructor(options: FramingOptions = {}) {
     this.#framer = new MessageFramer(options);
-    this.#scanner = new LineScanner(options);
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
@@ -103,7 +100,7 @@ export class ServerConversation {
       if (end < chunk.length) this.#framer.push(chunk.subarray(end));
       return { reply: chunk.subarray(0, end) };
     }
-    const scanner = this.#scanner;
+    const scanner = this.#framer.scanner;
     let start = 0;
     while (
       scanner.scan(chunk, start) === "line" && copyUppercaseAscii(chunk, start, scanner.next, chunk)
