@@ -220,6 +220,29 @@ export function proxyV2Addresses(
   );
 }
 
+/**
+ * A wrong server for a load generator's checks: it echoes its one client's
+ * first read unchanged, not uppercased, then waits for the client to close.
+ * Dispose of it once the client is done.
+ */
+export function echoingServer(): { addr: Deno.NetAddr } & AsyncDisposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    using conn = await listener.accept();
+    const buffer = new Uint8Array(256);
+    const n = await conn.read(buffer);
+    if (n) await conn.write(buffer.subarray(0, n));
+    await conn.read(buffer).catch(() => null); // until the client closes
+  })();
+  return {
+    addr: listener.addr,
+    async [Symbol.asyncDispose]() {
+      await serving;
+      listener.close();
+    },
+  };
+}
+
 /** An in-memory writable stream whose text can be read and awaited. */
 export function collector(): {
   stream: WritableStream<Uint8Array>;

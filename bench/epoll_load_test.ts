@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer } from "../test_helpers.ts";
+import { echoingServer, startServer } from "../test_helpers.ts";
 import { epollAvailable, pingPongThroughEpoll } from "./epoll_load.ts";
 import { ReplyMismatch } from "./load.ts";
 
@@ -41,18 +41,10 @@ Deno.test({
   name: "pingPongThroughEpoll reports a reply that is not uppercased as a ReplyMismatch",
   ignore: !available,
   async fn() {
-    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const echo = (async () => {
-      using conn = await listener.accept();
-      const buffer = new Uint8Array(256);
-      const n = await conn.read(buffer);
-      if (n) await conn.write(buffer.subarray(0, n)); // echoed, not uppercased
-      await conn.read(buffer); // until the generator closes
-    })();
+    await using echo = echoingServer();
     await assert.rejects(
-      pingPongThroughEpoll(listener.addr, 1, SHORT_RUN),
+      pingPongThroughEpoll(echo.addr, 1, SHORT_RUN),
       (error) => error instanceof ReplyMismatch && /reply byte 0 is 0x68/.test(error.message),
     );
-    await echo;
   },
 });

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer } from "../test_helpers.ts";
+import { echoingServer, startServer } from "../test_helpers.ts";
 import { check, idle, LINE, pingPong, pipelined, ReplyMismatch } from "./load.ts";
 
 const SHORT_RUN = { warmupSeconds: 0, seconds: 0.2 };
@@ -51,17 +51,9 @@ Deno.test("check accepts the expected replies at any offset and rejects the firs
 });
 
 Deno.test("pingPong reports a server that echoes without uppercasing as a ReplyMismatch", async () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const echo = (async () => {
-    using conn = await listener.accept();
-    const buffer = new Uint8Array(256);
-    const n = await conn.read(buffer);
-    if (n) await conn.write(buffer.subarray(0, n));
-    await conn.read(buffer).catch(() => null); // until the generator closes
-  })();
+  await using echo = echoingServer();
   await assert.rejects(
-    pingPong(listener.addr, 1, SHORT_RUN),
+    pingPong(echo.addr, 1, SHORT_RUN),
     (error) => error instanceof ReplyMismatch,
   );
-  await echo;
 });

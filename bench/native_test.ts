@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { canRun, Peer, startServer, warnIfMissing } from "../test_helpers.ts";
+import { canRun, echoingServer, Peer, startServer, warnIfMissing } from "../test_helpers.ts";
 import { compileNative, type NativePrograms, runNative } from "./native.ts";
 import { ReplyMismatch } from "./load.ts";
 
@@ -60,20 +60,12 @@ Deno.test({
   ignore: !available.cc,
   async fn() {
     const { generator } = await programs();
-    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const echo = (async () => {
-      using conn = await listener.accept();
-      const buffer = new Uint8Array(256);
-      const n = await conn.read(buffer);
-      if (n) await conn.write(buffer.subarray(0, n)); // echoed, not uppercased
-      await conn.read(buffer).catch(() => null); // until the generator closes
-    })();
+    await using echo = echoingServer();
     await assert.rejects(
-      runNative(generator, "ping-pong", listener.addr, 1, SHORT_RUN),
+      runNative(generator, "ping-pong", echo.addr, 1, SHORT_RUN),
       (error) =>
         error instanceof ReplyMismatch && /reply byte 0 is 0x68, expected 0x48/.test(error.message),
     );
-    await echo;
   },
 });
 
