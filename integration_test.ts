@@ -112,7 +112,7 @@ Deno.test("server logs one line when a connection opens and one when it closes",
   assert.match(server.log.lines[0], /^#1 127\.0\.0\.1:\d+ connected$/);
   assert.match(
     closed,
-    /^#1 127\.0\.0\.1:\d+ closed \(end of input\) after 1 messages, 5 bytes in, 5 bytes out, \d+\.\d{3} s$/,
+    /^#1 127\.0\.0\.1:\d+ closed \(end of input\) after 1 message, 5 bytes in, 5 bytes out, \d+\.\d{3} s$/,
   );
 });
 

@@ -1,7 +1,7 @@
 /**
  * Socket helpers shared by the server and the client: writing a whole buffer,
  * waiting for a read with a time limit, closing without losing the last bytes,
- * and naming network addresses and failures in words.
+ * and naming network addresses, failures and counts in words.
  *
  * @module
  */
@@ -142,6 +142,22 @@ export function formatAddress(addr: { hostname: string; port: number }): string 
   return addr.hostname.includes(":")
     ? `[${addr.hostname}]:${addr.port}`
     : `${addr.hostname}:${addr.port}`;
+}
+
+/**
+ * Names a count of things for a log line, in the singular when there is one.
+ *
+ * @example Singular and plural
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quantity } from "./io.ts";
+ *
+ * assert.equal(quantity(1, "message"), "1 message");
+ * assert.equal(quantity(0, "message"), "0 messages");
+ * ```
+ */
+export function quantity(count: number, noun: string): string {
+  return count === 1 ? `1 ${noun}` : `${count} ${noun}s`;
 }
 
 /**

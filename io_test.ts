@@ -14,6 +14,7 @@ import {
   describeNetworkError,
   DRAIN_MS,
   formatAddress,
+  quantity,
   TIMED_OUT,
   withTimeout,
   writeAll,
@@ -109,6 +110,12 @@ Deno.test("closeQuietly closes a connection once, and ignores a second close", a
   closeQuietly(server);
   assert.equal(await client.read(new Uint8Array(1)), null, "the peer sees the close");
   client.close();
+});
+
+Deno.test("quantity names one thing in the singular and any other count in the plural", () => {
+  assert.equal(quantity(1, "connection"), "1 connection");
+  assert.equal(quantity(0, "connection"), "0 connections");
+  assert.equal(quantity(2, "message"), "2 messages");
 });
 
 Deno.test("formatAddress puts an IPv6 host in brackets", () => {

@@ -280,7 +280,7 @@ Deno.test({
       received += decoder.decode(buffer.subarray(0, n));
     }
     assert.equal(received, "ABC");
-    assert.match(await server.log.waitFor(/closed/), /\(end of input\) after 1 messages/);
+    assert.match(await server.log.waitFor(/closed/), /\(end of input\) after 1 message/);
   },
 });
 

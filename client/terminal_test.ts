@@ -56,7 +56,7 @@ Deno.test("client at a terminal disconnects on Ctrl-C and exits 130", async () =
   await session.screen.waitFor(/> /);
   session.keys.type("a medias\x03");
   assert.equal(await session.status, EXIT.INTERRUPTED);
-  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 1 messages/);
+  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 1 message/);
 });
 
 Deno.test("client at a terminal recalls earlier messages with Up", async () => {

@@ -11,6 +11,7 @@ import {
   closeQuietly,
   describeNetworkError,
   formatAddress,
+  quantity,
   TIMED_OUT,
   withTimeout,
   writeAll,
@@ -139,9 +140,10 @@ class ClientGoneSummary {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#count === 0) return;
-    const what = this.#count === 1 ? "1 connection" : `${this.#count} connections`;
     this.#log(
-      `Skipped ${what} that the client closed before it was accepted (${this.#lastError})`,
+      `Skipped ${
+        quantity(this.#count, "connection")
+      } that the client closed before it was accepted (${this.#lastError})`,
     );
     this.#count = 0;
   }

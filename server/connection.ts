@@ -16,6 +16,7 @@ import {
   describeNetworkError,
   DRAIN_MS,
   formatAddress,
+  quantity,
   TIMED_OUT,
   withTimeout,
   writeAll,
@@ -209,7 +210,9 @@ export class Connection {
   #logClosed(reason: string): void {
     const seconds = ((performance.now() - this.#openedAt) / 1000).toFixed(3);
     this.#settings.log?.(
-      `#${this.#id} ${this.#peer} closed (${reason}) after ${this.#conversation.messages} messages, ` +
+      `#${this.#id} ${this.#peer} closed (${reason}) after ${
+        quantity(this.#conversation.messages, "message")
+      }, ` +
         `${this.#bytesIn} bytes in, ${this.#bytesOut} bytes out, ${seconds} s`,
     );
   }

@@ -42,7 +42,7 @@ Deno.test("Connection answers, then logs its close with its counts and tells its
   assert.match(log.lines[0], /^#7 127\.0\.0\.1:\d+ connected$/);
   assert.match(
     log.lines[1],
-    /^#7 127\.0\.0\.1:\d+ closed \(end of input\) after 1 messages, 5 bytes in, 5 bytes out, \d+\.\d{3} s$/,
+    /^#7 127\.0\.0\.1:\d+ closed \(end of input\) after 1 message, 5 bytes in, 5 bytes out, \d+\.\d{3} s$/,
   );
   assert.deepEqual(events, ["conversation over", "closed"]);
 });
