@@ -40,7 +40,6 @@ export class Pipeline {
   readonly #replies: ReplyStream;
   readonly #output: WritableStreamDefaultWriter<Uint8Array>;
   readonly #framer: MessageFramer;
-  readonly #maxMessageBytes: number;
   /** Messages read from the input and not sent yet. */
   #unsent: Message[] = [];
   /** The start of each message sent and not answered yet, to tell its reply from an ERROR line. */
@@ -68,7 +67,6 @@ export class Pipeline {
     this.#conn = conn;
     this.#replies = replies;
     this.#output = output;
-    this.#maxMessageBytes = options.maxMessageBytes;
     this.#framer = new MessageFramer(options);
   }
 
@@ -84,7 +82,8 @@ export class Pipeline {
   async run(input: ReadableStream<Uint8Array>): Promise<number> {
     const reader = input.getReader();
     let reading: Promise<Event> | undefined;
-    let answering = this.#replies.take().then((replies): Event => ({ replies }));
+    const nextReplies = () => this.#replies.take().then((replies): Event => ({ replies }));
+    let answering = nextReplies();
     try {
       for (;;) {
         await this.#sendWhatFits();
@@ -99,7 +98,7 @@ export class Pipeline {
           reading = undefined;
           this.#read(event.input);
         } else {
-          answering = this.#replies.take().then((replies): Event => ({ replies }));
+          answering = nextReplies();
           await this.#print(event.replies);
         }
       }
@@ -118,7 +117,7 @@ export class Pipeline {
     if (this.#framer.exceeded) {
       throw new SessionEnd(
         EXIT.FAILURE,
-        `Cannot send a line longer than ${this.#maxMessageBytes} bytes`,
+        `Cannot send a line longer than ${this.#framer.scanner.maxMessageBytes} bytes`,
       );
     }
     this.#inputEnded = result.done;

@@ -10,9 +10,8 @@
 import * as readline from "node:readline";
 import { Readable, Writable } from "node:stream";
 import { isDisconnectCommand } from "../protocol.ts";
-import { Wakeup } from "./replies.ts";
+import { type ReplyStream, Wakeup } from "./replies.ts";
 import { EXIT } from "../cli.ts";
-import type { ReplyStream } from "./replies.ts";
 import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
 
 /** How text for people is shown. */

@@ -80,7 +80,6 @@ export const SERVER_FLAGS = {
   version: { short: "V", help: "The version" },
 } as const satisfies Flags;
 
-/** The server's command line: flags to `serve()` options; `--help` and `--version`. */
 /** What the server's command line asks for: `serve()` options, and the TLS files to read into them. */
 export interface ServerCommand {
   /** The options, `tls` aside. */
@@ -89,6 +88,7 @@ export interface ServerCommand {
   tlsFiles?: { cert: string; key: string };
 }
 
+/** The server's command line: flags to `serve()` options; `--help` and `--version`. */
 export const SERVER_COMMAND_LINE: CommandLine<typeof SERVER_FLAGS, ServerCommand> = commandLine(
   "server",
   {

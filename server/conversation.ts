@@ -7,7 +7,6 @@
  */
 
 import {
-  DEFAULT_MAX_MESSAGE_BYTES,
   ERROR_LINES,
   type FramingOptions,
   type Message,
@@ -53,14 +52,12 @@ export interface Turn {
  */
 export class ServerConversation {
   readonly #framer: MessageFramer;
-  readonly #maxMessageBytes: number;
   #closed = false;
   #messages = 0;
 
   /** Starts a conversation with the given limit. */
   constructor(options: FramingOptions = {}) {
     this.#framer = new MessageFramer(options);
-    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** How many messages have been received, the disconnect command included. */
@@ -91,7 +88,8 @@ export class ServerConversation {
     // capitals) and no longer than the limit (so no line in it can be over the
     // limit), its lines need no scanning: their replies are the chunk up to
     // its last newline, as it now stands.
-    const newlines = chunk.length >= WHOLE_CHUNK_BYTES && chunk.length <= this.#maxMessageBytes
+    const scanner = this.#framer.scanner;
+    const newlines = chunk.length >= WHOLE_CHUNK_BYTES && chunk.length <= scanner.maxMessageBytes
       ? uppercaseAsciiInPlace(chunk, X)
       : -1;
     if (newlines >= 0) {
@@ -100,7 +98,6 @@ export class ServerConversation {
       if (end < chunk.length) this.#framer.push(chunk.subarray(end));
       return { reply: chunk.subarray(0, end) };
     }
-    const scanner = this.#framer.scanner;
     let start = 0;
     while (
       scanner.scan(chunk, start) === "line" && copyUppercaseAscii(chunk, start, scanner.next, chunk)
@@ -149,7 +146,7 @@ export class ServerConversation {
     }
     if (this.#framer.exceeded) {
       replies.push(
-        encoder.encode(ERROR_LINES.messageTooLong(this.#maxMessageBytes)),
+        encoder.encode(ERROR_LINES.messageTooLong(this.#framer.scanner.maxMessageBytes)),
       );
       return this.#close(replies, "message too long");
     }
