@@ -127,11 +127,26 @@ export async function readPemFile(path: string, what: string, label: string): Pr
 }
 
 /**
- * Gives up reading files for good, once those named on the command line are
- * read: whatever clients send, the program cannot read a file after this.
+ * Reads the files named on the command line, then gives up reading files for
+ * good: whatever clients send, the program cannot read a file after this. A
+ * file that cannot be used is reported in one line on stderr.
+ *
+ * @param read Reads the files, with {@linkcode readPemFile}.
+ * @returns What `read` gave, or {@linkcode EXIT.USAGE} when a file cannot be used.
  */
-export function giveUpReading(): void {
+export async function readArgumentFiles<T extends object | undefined>(
+  read: () => Promise<T>,
+): Promise<T | number> {
+  let files: T;
+  try {
+    files = await read();
+  } catch (error) {
+    if (!(error instanceof FileArgumentError)) throw error;
+    console.error(error.message);
+    return EXIT.USAGE;
+  }
   Deno.permissions.revokeSync({ name: "read" });
+  return files;
 }
 
 function describeReadError(error: unknown): string {

@@ -25,7 +25,8 @@ import {
   DEFAULT_PORT,
   replyLimit,
 } from "./protocol.ts";
-import { EXIT, FileArgumentError, giveUpReading, readCommandLine, readPemFile } from "./cli.ts";
+import { EXIT, readArgumentFiles, readCommandLine, readPemFile } from "./cli.ts";
+import { formatAddress } from "./io.ts";
 import { CLIENT_COMMAND_LINE } from "./client/command_line.ts";
 import { ReplyStream } from "./client/replies.ts";
 import { Pipeline } from "./client/pipeline.ts";
@@ -131,7 +132,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
           input: options.input,
           output,
           style,
-          address: `${hostname}:${port}${options.tls ? " over TLS" : ""}`,
+          address: formatAddress({ hostname, port }) + (options.tls ? " over TLS" : ""),
           maxMessageBytes,
         })
         : await new Pipeline(conn, replies, output, { maxMessageBytes }).run(options.input);
@@ -166,15 +167,10 @@ export async function main(args: string[]): Promise<number> {
   const command = readCommandLine(args, CLIENT_COMMAND_LINE);
   if (typeof command === "number") return command;
   const { tls, caFile, ...target } = command;
-  let caCerts: string[] | undefined;
-  try {
-    if (caFile) caCerts = [await readPemFile(caFile, "CA certificate", "CERTIFICATE")];
-  } catch (error) {
-    if (!(error instanceof FileArgumentError)) throw error;
-    console.error(error.message);
-    return EXIT.USAGE;
-  }
-  giveUpReading();
+  const caCerts = await readArgumentFiles(async () =>
+    caFile === undefined ? undefined : [await readPemFile(caFile, "CA certificate", "CERTIFICATE")]
+  );
+  if (typeof caCerts === "number") return caCerts;
   const interactive = Deno.stdin.isTerminal();
   // Raw mode hands every key to the line editor; Ctrl-C arrives as a key, not a signal.
   if (interactive) Deno.stdin.setRaw(true);

@@ -21,6 +21,7 @@ import {
   startServer,
   startServerDirectly,
   startServerProcess,
+  stopProcess,
 } from "./test_helpers.ts";
 import { stripVTControlCharacters } from "node:util";
 import { TIMED_OUT, withTimeout } from "./io.ts";
@@ -150,6 +151,44 @@ Deno.test({
       `Cannot listen on 127.0.0.1:${taken.addr.port}: address already in use. ` +
         "Stop the program using it, or pick another port with --port\n",
     );
+  },
+});
+
+Deno.test({
+  name: "server on IPv6 writes its address in brackets, listening and when the port is in use",
+  ignore: !canRunDeno,
+  async fn() {
+    const server = spawn("deno", [
+      "run",
+      "--allow-net",
+      "server.ts",
+      "--host",
+      "::1",
+      "--port",
+      "0",
+    ]);
+    try {
+      await server.stdout.waitFor(/Listening on .*\n/);
+      const port = server.stdout.text().match(/^Listening on \[::1\]:(\d+) \(Ctrl-C to stop\)$/m)
+        ?.[1];
+      assert(port, server.stdout.text());
+      const second = spawn("deno", [
+        "run",
+        "--allow-net",
+        "server.ts",
+        "--host",
+        "::1",
+        "--port",
+        port,
+      ]);
+      assert.equal(await second.exited, 3);
+      assert.match(
+        second.stderr.text(),
+        new RegExp(`^Cannot listen on \\[::1\\]:${port}: address already in use\\.`),
+      );
+    } finally {
+      assert.equal(await stopProcess(server), 0);
+    }
   },
 });
 

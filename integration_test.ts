@@ -160,6 +160,33 @@ Deno.test("runClient in terminal mode prompts, prints the reply and leaves on DE
   assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 2 messages/);
 });
 
+Deno.test("runClient writes an IPv6 server's address in brackets, in its banner and when there is no server", async () => {
+  const server = startServer({ hostname: "::1" });
+  const port = server.addr.port;
+  const output = collector(), keys = keyboard();
+  const session = runClient({
+    hostname: "::1",
+    port,
+    input: keys.stream,
+    output: output.stream,
+    errors: collector().stream,
+    interactive: true,
+  });
+  keys.type("DESCONEXION\r");
+  assert.equal(await session, EXIT.OK);
+  assert.match(
+    stripVTControlCharacters(output.text()),
+    /^Connected to \[::1\]:\d+\. Type a message/,
+  );
+  await server.stop();
+  const { status, errors } = await runPipelineClient(port, "hola\n", { hostname: "::1" });
+  assert.equal(status, EXIT.NO_SERVER);
+  assert.match(
+    errors,
+    new RegExp(`^Cannot connect to \\[::1\\]:${port}: no server is listening there\\.`),
+  );
+});
+
 Deno.test("runClient says there is no server and how to start one", async () => {
   const unused = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = unused.addr.port;

@@ -13,7 +13,8 @@
  * @module
  */
 
-import { EXIT, FileArgumentError, giveUpReading, readCommandLine, readPemFile } from "./cli.ts";
+import { EXIT, readArgumentFiles, readCommandLine, readPemFile } from "./cli.ts";
+import { formatAddress } from "./io.ts";
 import { AcceptLoop, type UppercaseServer } from "./server/accept_loop.ts";
 import { resolveSettings, type ServeOptions } from "./server/settings.ts";
 import { describeListenError, SERVER_COMMAND_LINE } from "./server/command_line.ts";
@@ -67,28 +68,22 @@ export async function main(args: string[]): Promise<number> {
   const command = readCommandLine(args, SERVER_COMMAND_LINE);
   if (typeof command === "number") return command;
   const { options, tlsFiles } = command;
-  try {
-    if (tlsFiles) {
-      options.tls = {
-        cert: await readPemFile(tlsFiles.cert, "TLS certificate", "CERTIFICATE"),
-        key: await readPemFile(tlsFiles.key, "TLS private key", "PRIVATE KEY"),
-      };
+  const tls = await readArgumentFiles(async () =>
+    tlsFiles && {
+      cert: await readPemFile(tlsFiles.cert, "TLS certificate", "CERTIFICATE"),
+      key: await readPemFile(tlsFiles.key, "TLS private key", "PRIVATE KEY"),
     }
-  } catch (error) {
-    if (!(error instanceof FileArgumentError)) throw error;
-    console.error(error.message);
-    return EXIT.USAGE;
-  }
-  giveUpReading();
+  );
+  if (typeof tls === "number") return tls;
+  options.tls = tls;
   let server: UppercaseServer;
   try {
     server = serve(options);
   } catch (error) {
-    const { hostname, port } = resolveSettings(options);
-    console.error(describeListenError(error, `${hostname}:${port}`, tlsFiles));
+    console.error(describeListenError(error, formatAddress(resolveSettings(options)), tlsFiles));
     return EXIT.CANNOT_LISTEN;
   }
-  console.log(`Listening on ${server.addr.hostname}:${server.addr.port} (Ctrl-C to stop)`);
+  console.log(`Listening on ${formatAddress(server.addr)} (Ctrl-C to stop)`);
   const stop = () => void server.stop();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);

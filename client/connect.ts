@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeNetworkError } from "../io.ts";
+import { describeNetworkError, formatAddress } from "../io.ts";
 import { EXIT } from "../cli.ts";
 import { SessionEnd } from "./session.ts";
 
@@ -32,7 +32,7 @@ export interface ServerAddress {
  */
 export async function connect(server: ServerAddress): Promise<Deno.TcpConn | Deno.TlsConn> {
   const { hostname, port, tls } = server;
-  const action = `Cannot connect to ${hostname}:${port}`;
+  const action = `Cannot connect to ${formatAddress(server)}`;
   let conn: Deno.TcpConn | Deno.TlsConn;
   try {
     conn = tls
