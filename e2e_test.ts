@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import {
   freePort,
   keyboard,
+  listening,
   Peer,
   resetConnection,
   roundTripsFromManyClients,
@@ -263,18 +264,9 @@ Deno.test({
     "server out of file handles logs the failing accept, backs off, and serves the waiting client once handles free up",
   ignore: !canRunDeno || !canLimitFiles,
   async fn() {
-    const server = spawn("prlimit", [
-      "--nofile=64",
-      "deno",
-      "run",
-      "--allow-net",
-      "server.ts",
-      "--port",
-      "0",
-    ]);
-    await server.stdout.waitFor(/Listening on .*:\d+/);
-    const port = Number(server.stdout.text().match(/:(\d+)/)![1]);
-    const addr = { transport: "tcp" as const, hostname: "127.0.0.1", port };
+    const server = await listening(
+      spawn("prlimit", ["--nofile=64", "deno", "run", "--allow-net", "server.ts", "--port", "0"]),
+    );
     const peers: Peer[] = [];
     try {
       // Connections queue in the kernel; the server fails to accept once its handles run out.
@@ -282,7 +274,7 @@ Deno.test({
       server.stderr.waitFor(/Cannot accept a connection/).then(() => failing = true);
       while (!failing) {
         assert(peers.length < 500, "the server never ran out of file handles");
-        peers.push(await Peer.connect(addr));
+        peers.push(await Peer.connect(server.addr));
         await server.stderr.waitFor(/connected\n|Cannot accept/);
       }
       // Hold the handles until the retry has backed off once, doubling its wait.

@@ -453,7 +453,8 @@ export function startServerDirectly(...flags: string[]): Promise<Running & { add
   return listening(spawn(program, [...args, "--port", "0", ...flags]));
 }
 
-async function listening(server: Running): Promise<Running & { addr: Deno.NetAddr }> {
+/** Waits until a server process started on 127.0.0.1 prints its "Listening on" line, and adds the address it gives. */
+export async function listening(server: Running): Promise<Running & { addr: Deno.NetAddr }> {
   await server.stdout.waitFor(/Listening on .*:\d+/);
   const port = Number(server.stdout.text().match(/Listening on 127\.0\.0\.1:(\d+)/)![1]);
   return { ...server, addr: { transport: "tcp", hostname: "127.0.0.1", port } };
