@@ -14,6 +14,8 @@ import type { Measurement, RunOptions, Target } from "./load.ts";
 import { LINE, ReplyMismatch } from "./load.ts";
 
 const SOURCES = new URL(".", import.meta.url).pathname;
+// Each is built from the C file of the same name in this folder.
+const PROGRAM_NAMES = { generator: "load_generator", server: "epoll_server" } as const;
 
 /** The compiled programs. */
 export interface NativePrograms {
@@ -30,16 +32,10 @@ export interface NativePrograms {
  * @returns Their paths, or why they could not be built (no compiler, say).
  */
 export async function compileNative(dir: string): Promise<NativePrograms | { failed: string }> {
-  const programs = { generator: `${dir}/load_generator`, server: `${dir}/epoll_server` };
-  for (
-    const [name, output] of Object.entries({
-      load_generator: programs.generator,
-      epoll_server: programs.server,
-    })
-  ) {
+  for (const name of Object.values(PROGRAM_NAMES)) {
     try {
       const { success, stderr } = await new Deno.Command("cc", {
-        args: ["-O2", "-o", output, `${SOURCES}${name}.c`],
+        args: ["-O2", "-o", `${dir}/${name}`, `${SOURCES}${name}.c`],
         stdout: "null",
       }).output();
       if (!success) {
@@ -55,7 +51,10 @@ export async function compileNative(dir: string): Promise<NativePrograms | { fai
       };
     }
   }
-  return programs;
+  return {
+    generator: `${dir}/${PROGRAM_NAMES.generator}`,
+    server: `${dir}/${PROGRAM_NAMES.server}`,
+  };
 }
 
 /**
