@@ -36,10 +36,6 @@ export function renderTable(results: Results): string {
     "msgs/CPU-s",
     "generator CPU",
   ]];
-  const number = (n: number | undefined, digits = 0) =>
-    n === undefined || Number.isNaN(n)
-      ? ""
-      : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   for (const { name, measurements } of results.servers) {
     for (const m of measurements) {
       rows.push([
@@ -83,6 +79,13 @@ export function renderTable(results: Results): string {
   ].join("\n");
 }
 
+/** A figure with thousands separators and `digits` decimals; empty when there is none. */
+function number(n: number | undefined, digits = 0): string {
+  return n === undefined || Number.isNaN(n)
+    ? ""
+    : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
 function perServerCpuSecond(m: Measurement): number | undefined {
   return m.serverCpu ? m.messagesPerSecond / m.serverCpu : undefined;
 }
@@ -122,7 +125,7 @@ export function renderChart(results: Results): string {
   const colors = ["#2563eb", "#9ca3af", "#16a34a"];
   const groups = results.servers[0].measurements.map((m, i) => ({
     title: m.scenario === "idle"
-      ? `idle ${m.connections.toLocaleString("en-US")}: server KiB per connection (lower is better)`
+      ? `idle ${number(m.connections)}: server KiB per connection (lower is better)`
       : `${label(m)} ${m.connections} conn${m.connections > 1 ? "s" : ""}: messages/s`,
     values: results.servers.map((s) =>
       m.scenario === "idle"
@@ -146,7 +149,7 @@ export function renderChart(results: Results): string {
           colors[i % colors.length]
         }"/>`,
       );
-      const shown = value >= 100 ? Math.round(value).toLocaleString("en-US") : value.toFixed(2);
+      const shown = number(value, value >= 100 ? 0 : 2);
       parts.push(
         `<text x="${(left + w + 6).toFixed(1)}" y="${y + 13}" font-size="12">${
           escape(`${shown}  ${results.servers[i].name}`)
@@ -178,10 +181,8 @@ function renderTlsCost(results: Results): string[] {
     const cpu = (m: Measurement) => micros(m)?.toFixed(1) ?? "?";
     const ratio = micros(tls) && micros(plain) ? (micros(tls)! / micros(plain)!).toFixed(2) : "?";
     lines.push(
-      `  ping-pong ${plain.connections}: ${
-        Math.round(plain.messagesPerSecond).toLocaleString("en-US")
-      } ` +
-        `vs ${Math.round(tls.messagesPerSecond).toLocaleString("en-US")} messages/s, ` +
+      `  ping-pong ${plain.connections}: ${number(plain.messagesPerSecond)} ` +
+        `vs ${number(tls.messagesPerSecond)} messages/s, ` +
         `p99 ${plain.latencyMs!.p99.toFixed(3)} vs ${tls.latencyMs!.p99.toFixed(3)} ms, ` +
         `server CPU per message ${cpu(plain)} vs ${cpu(tls)} µs (${ratio}×)`,
     );
