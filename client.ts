@@ -25,7 +25,7 @@ import {
   DEFAULT_PORT,
   replyLimit,
 } from "./protocol.ts";
-import { EXIT, readArgumentFiles, readCommandLine, readPemFile } from "./cli.ts";
+import { readArgumentFiles, readCommandLine, readPemFile } from "./cli.ts";
 import { formatAddress } from "./io.ts";
 import { CLIENT_COMMAND_LINE } from "./client/command_line.ts";
 import { ReplyStream } from "./client/replies.ts";
