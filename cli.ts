@@ -1,68 +1,19 @@
 /**
  * Command-line plumbing shared by `server.ts` and `client.ts`: each flag
- * described once (parsed, shown by `--help` and tabled in the README from the
- * same description), whole numbers checked, usage errors worded for people,
- * every exit status of both programs, and the version.
+ * described once (parsed and shown by `--help` from the same description),
+ * whole numbers checked, usage errors worded for people, and the version. The
+ * exit statuses live in `cli/exit_status.ts`, and files named on the command
+ * line are read by `cli/argument_files.ts`.
  *
  * @module
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import config from "./deno.json" with { type: "json" };
+import { EXIT, EXIT_STATUSES, type Program } from "./cli/exit_status.ts";
 
 /** The program's version, from `deno.json`. */
 export const VERSION: string = config.version;
-
-/** Which program an exit status belongs to. */
-export type Program = "server" | "client" | "both";
-
-/** One exit status: its code, which program exits with it, and what it means. */
-export interface ExitStatus {
-  /** The process's exit code. */
-  readonly code: number;
-  /** Which program exits with it. */
-  readonly program: Program;
-  /** What it means, for `--help` and the README. */
-  readonly meaning: string;
-}
-
-/** Every exit status of both programs, by name: the one table the code, `--help` and the README use. */
-export const EXIT_STATUSES = {
-  OK: {
-    code: 0,
-    program: "both",
-    meaning: "Done: client disconnected as asked; server stopped by a signal",
-  },
-  FAILURE: {
-    code: 1,
-    program: "client",
-    meaning: "Bad input, such as a piped line longer than the limit",
-  },
-  USAGE: { code: 2, program: "both", meaning: "Bad flag or argument (the message says which)" },
-  CANNOT_LISTEN: {
-    code: 3,
-    program: "server",
-    meaning: "Cannot listen: address in use, no permission, no such address",
-  },
-  NO_SERVER: { code: 3, program: "client", meaning: "Cannot connect: no server listening there" },
-  CONNECTION_LOST: {
-    code: 4,
-    program: "client",
-    meaning: "The server closed or reset the connection before the client was done",
-  },
-  SERVER_ERROR: { code: 5, program: "client", meaning: "The server answered with an `ERROR` line" },
-  INTERRUPTED: { code: 130, program: "client", meaning: "Interrupted with Ctrl-C" },
-  OUTPUT_CLOSED: {
-    code: 141,
-    program: "client",
-    meaning: "Its output was closed early (`| head`), as for a filter killed by SIGPIPE",
-  },
-} as const satisfies Record<string, ExitStatus>;
-
-/** The exit codes by name, such as `EXIT.NO_SERVER` (3), from {@linkcode EXIT_STATUSES}. */
-export const EXIT: { readonly [Name in keyof typeof EXIT_STATUSES]: number } = Object.fromEntries(
-  Object.entries(EXIT_STATUSES).map(([name, status]) => [name, status.code]),
-) as { [Name in keyof typeof EXIT_STATUSES]: number };
 
 /** One command-line flag: how it is parsed, and how `--help` and the README describe it. */
 export interface Flag {
@@ -97,66 +48,6 @@ export interface CommandLine<T extends Flags, R> {
    * @throws {UsageError} For a bad value.
    */
   read(flags: FlagValues<T>): R;
-}
-
-/** A file named on the command line that cannot be used, reported as one line without a stack trace. */
-export class FileArgumentError extends Error {
-  override name = "FileArgumentError";
-}
-
-/**
- * Reads a PEM file named on the command line, such as a TLS certificate.
- *
- * @param path The file, as given.
- * @param what What it holds, for messages, such as `TLS certificate`.
- * @param label The PEM label it must hold, such as `CERTIFICATE` or `PRIVATE KEY`.
- * @returns The file's text.
- * @throws {FileArgumentError} Naming the file and saying what is wrong with it.
- */
-export async function readPemFile(path: string, what: string, label: string): Promise<string> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new FileArgumentError(`Cannot read the ${what} "${path}": ${describeReadError(error)}`);
-  }
-  if (!new RegExp(`-----BEGIN [A-Z ]*${label}-----`).test(text)) {
-    throw new FileArgumentError(`Cannot use the ${what} "${path}": it holds no PEM ${label}`);
-  }
-  return text;
-}
-
-/**
- * Reads the files named on the command line, then gives up reading files for
- * good: whatever clients send, the program cannot read a file after this. A
- * file that cannot be used is reported in one line on stderr.
- *
- * @param read Reads the files, with {@linkcode readPemFile}.
- * @returns What `read` gave, or {@linkcode EXIT.USAGE} when a file cannot be used.
- */
-export async function readArgumentFiles<T extends object | undefined>(
-  read: () => Promise<T>,
-): Promise<T | number> {
-  let files: T;
-  try {
-    files = await read();
-  } catch (error) {
-    if (!(error instanceof FileArgumentError)) throw error;
-    console.error(error.message);
-    return EXIT.USAGE;
-  }
-  Deno.permissions.revokeSync({ name: "read" });
-  return files;
-}
-
-function describeReadError(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.IsADirectory) return "it is a folder";
-  if (error instanceof Deno.errors.NotCapable) {
-    return "read access not granted. Run it with deno task, or deno run --allow-read";
-  }
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -312,7 +203,11 @@ export function optionsHelp(flags: Flags): string {
     left: `  ${flagName(name, flag)}${flag.value ? ` ${flag.value}` : ""}`,
     right: plain(flag.help) + (flag.default === undefined ? "" : ` (default ${flag.default})`),
   }));
-  const column = Math.max(...entries.map((entry) => entry.left.length)) + 2;
+  return helpColumns(entries, Math.max(...entries.map((entry) => entry.left.length)) + 2);
+}
+
+/** Two columns of help: each left entry, then its text from `column` on, wrapped to 80 columns. */
+function helpColumns(entries: { left: string; right: string }[], column: number): string {
   return entries.map(({ left, right }) =>
     wrap(right, HELP_WIDTH - column).map((line, i) =>
       (i === 0 ? left.padEnd(column) : " ".repeat(column)) + line
@@ -327,51 +222,30 @@ export function optionsHelp(flags: Flags): string {
  * @returns The lines, joined.
  */
 export function exitHelp(program: Exclude<Program, "both">): string {
-  return exitStatuses()
-    .filter((status) => status.program === program || status.program === "both")
-    .map((status) => `  ${String(status.code).padEnd(5)}${plain(status.meaning)}`)
-    .join("\n");
-}
-
-/**
- * The README's table of a program's flags, as `deno fmt` lays it out.
- *
- * @param flags The program's flags.
- * @returns The Markdown table.
- */
-export function flagTable(flags: Flags): string {
-  return markdownTable(
-    ["Flag", "Default", "Meaning"],
-    Object.entries(flags).map(([name, flag]) => [
-      "`" + flagName(name, flag).replace(", ", "`, `") +
-      (flag.value ? ` ${flag.value}` : "") + "`",
-      flag.default === undefined ? "" : "`" + flag.default + "`",
-      flag.help,
-    ]),
+  return helpColumns(
+    Object.values(EXIT_STATUSES)
+      .filter((status) => status.program === program || status.program === "both")
+      .map((status) => ({ left: `  ${status.code}`, right: plain(status.meaning) })),
+    7,
   );
 }
 
 /**
- * The README's table of both programs' exit statuses, as `deno fmt` lays it out.
+ * How a flag is written, with its one-letter alias if it has one.
  *
- * @returns The Markdown table.
+ * @example A flag with an alias
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { flagName } from "./cli.ts";
+ *
+ * assert.equal(flagName("help", { short: "h", help: "Usage" }), "-h, --help");
+ * ```
+ *
+ * @param name The flag's name, without dashes.
+ * @param flag Its description.
+ * @returns Such as `--port` or `-h, --help`.
  */
-export function exitTable(): string {
-  return markdownTable(
-    ["Code", "Program", "Meaning"],
-    exitStatuses().map((status) => [
-      "`" + status.code + "`",
-      status.program,
-      status.meaning,
-    ]),
-  );
-}
-
-function exitStatuses(): ExitStatus[] {
-  return Object.values(EXIT_STATUSES);
-}
-
-function flagName(name: string, flag: Flag): string {
+export function flagName(name: string, flag: Flag): string {
   return flag.short ? `-${flag.short}, --${name}` : `--${name}`;
 }
 
@@ -387,18 +261,6 @@ function wrap(text: string, width: number): string[] {
     else lines[lines.length - 1] = line ? `${line} ${word}` : word;
   }
   return lines;
-}
-
-function markdownTable(header: string[], rows: string[][]): string {
-  const cells = [header, ...rows].map((row) => row.map((cell) => cell.replaceAll("|", "\\|")));
-  const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column].length)));
-  const line = (row: string[]) =>
-    `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(" | ")} |`;
-  return [
-    line(cells[0]),
-    `| ${widths.map((width) => "-".repeat(width)).join(" | ")} |`,
-    ...cells.slice(1).map(line),
-  ].join("\n");
 }
 
 function describeParseError(error: unknown): string {

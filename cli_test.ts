@@ -1,7 +1,7 @@
 /**
  * Tests of the shared command-line plumbing: strict flag parsing with errors
- * worded for people, whole-number checks, and the help lines and README tables
- * built from the flag and exit-status tables.
+ * worded for people, whole-number checks, and the help lines built from the
+ * flag and exit-status tables.
  *
  * @module
  */
@@ -10,11 +10,9 @@ import assert from "node:assert/strict";
 import {
   type CommandLine,
   commandLine,
-  EXIT,
   exitHelp,
-  exitTable,
+  flagName,
   type Flags,
-  flagTable,
   integerFlag,
   messageLimitFlag,
   optionsHelp,
@@ -23,6 +21,7 @@ import {
   UsageError,
   VERSION,
 } from "./cli.ts";
+import { EXIT } from "./cli/exit_status.ts";
 
 const FLAGS = {
   port: { value: "<n>", default: 5000, help: "Port to listen on; `0` picks a free one" },
@@ -82,21 +81,9 @@ Deno.test("optionsHelp aligns the flags, wraps at 80 columns and shows defaults 
   assert.match(help, /^ {14}explanation A long/m, "continuation lines start under the text");
 });
 
-Deno.test("flagTable and exitTable lay out Markdown tables as deno fmt does", () => {
-  assert.equal(
-    flagTable(FLAGS),
-    [
-      "| Flag           | Default | Meaning                                 |",
-      "| -------------- | ------- | --------------------------------------- |",
-      "| `--port <n>`   | `5000`  | Port to listen on; `0` picks a free one |",
-      "| `--quiet`      |         | No log                                  |",
-      "| `-h`, `--help` |         | Usage                                   |",
-    ].join("\n"),
-  );
-  assert.match(
-    exitTable(),
-    /^\| `141` \| client {2}\| Its output was closed early \(`\\\| head`\)/m,
-  );
+Deno.test("flagName writes a flag with its alias first", () => {
+  assert.equal(flagName("port", FLAGS.port), "--port");
+  assert.equal(flagName("help", FLAGS.help), "-h, --help");
 });
 
 Deno.test("exitHelp lists only the program's own statuses", () => {
@@ -104,24 +91,6 @@ Deno.test("exitHelp lists only the program's own statuses", () => {
   assert.doesNotMatch(exitHelp("server"), /Cannot connect|141/);
   assert.match(exitHelp("client"), /^ {2}141 {2}Its output was closed early/m);
   assert.doesNotMatch(exitHelp("client"), /Cannot listen/);
-});
-
-Deno.test("EXIT gives each meaning of a program its own code", () => {
-  const codes = (names: (keyof typeof EXIT)[]) => names.map((name) => EXIT[name]);
-  const server = codes(["OK", "USAGE", "CANNOT_LISTEN"]);
-  const client = codes([
-    "OK",
-    "FAILURE",
-    "USAGE",
-    "NO_SERVER",
-    "CONNECTION_LOST",
-    "SERVER_ERROR",
-    "INTERRUPTED",
-    "OUTPUT_CLOSED",
-  ]);
-  assert.equal(new Set(server).size, server.length);
-  assert.equal(new Set(client).size, client.length);
-  assert.equal(EXIT.OUTPUT_CLOSED, 128 + 13, "the status of a process killed by SIGPIPE");
 });
 
 /** Runs `readCommandLine` with `console.log` and `console.error` captured. */

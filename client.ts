@@ -19,79 +19,21 @@
  */
 
 import { connect } from "./client/connect.ts";
-import {
-  DEFAULT_HOSTNAME,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_PORT,
-  replyLimit,
-} from "./protocol.ts";
-import { readArgumentFiles, readCommandLine, readPemFile } from "./cli.ts";
+import { replyLimit } from "./protocol.ts";
+import { readCommandLine } from "./cli.ts";
+import { readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
 import { formatAddress } from "./io.ts";
 import { CLIENT_COMMAND_LINE } from "./client/command_line.ts";
 import { ReplyStream } from "./client/replies.ts";
 import { Pipeline } from "./client/pipeline.ts";
 import { runTerminal, styleFor } from "./client/terminal.ts";
 import { SessionEnd } from "./client/session.ts";
+import { type ClientOptions, resolveClientSettings } from "./client/options.ts";
 
-export { EXIT, EXIT_STATUSES, type ExitStatus, type Program } from "./cli.ts";
+export { EXIT, EXIT_STATUSES, type ExitStatus, type Program } from "./cli/exit_status.ts";
 export { CLOSE_WAIT_MS } from "./client/session.ts";
 export { MAX_IN_FLIGHT } from "./client/pipeline.ts";
-
-/** Quiet pause, in ms, that ends a reply from servers that send no newline. */
-export const DEFAULT_REPLY_QUIET_MS = 150;
-
-/** Options of {@linkcode runClient}. */
-export interface ClientOptions {
-  /**
-   * The server's address.
-   *
-   * @default {"127.0.0.1"}
-   */
-  hostname?: string;
-  /**
-   * The server's port.
-   *
-   * @default {5000}
-   */
-  port?: number;
-  /**
-   * Speak TLS, checking the server's certificate against the system's trusted
-   * authorities and `caCerts` (PEM), and against {@linkcode hostname}.
-   */
-  tls?: { caCerts?: string[] };
-  /** Where messages come from: typed keys, or the lines of a file. */
-  input: ReadableStream<Uint8Array>;
-  /** Where replies go (and, when interactive, the banner and the prompt). Closed on return. */
-  output: WritableStream<Uint8Array>;
-  /** Where messages for people and errors go. Closed on return. */
-  errors: WritableStream<Uint8Array>;
-  /**
-   * Terminal mode: banner, prompt, line editing and history; empty lines are not sent.
-   * Otherwise pipeline mode: replies only, many messages in flight.
-   *
-   * @default {false}
-   */
-  interactive?: boolean;
-  /**
-   * Colour the replies and errors.
-   *
-   * @default {false}
-   */
-  color?: boolean;
-  /**
-   * Quiet pause, in ms, that ends a reply without a newline.
-   *
-   * @default {150}
-   */
-  replyQuietMs?: number;
-  /**
-   * Longest message, in bytes, terminator not counted. Replies may be longer,
-   * as far as uppercasing can grow text.
-   *
-   * @default {1048576}
-   */
-  maxMessageBytes?: number;
-}
+export { type ClientOptions, DEFAULT_REPLY_QUIET_MS } from "./client/options.ts";
 
 const encoder = new TextEncoder();
 
@@ -114,20 +56,18 @@ const encoder = new TextEncoder();
  * @returns The exit status, one of {@linkcode EXIT}.
  */
 export async function runClient(options: ClientOptions): Promise<number> {
-  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
-  const port = options.port ?? DEFAULT_PORT;
-  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const style = styleFor(options.color ?? false);
+  const { hostname, port, maxMessageBytes, ...settings } = resolveClientSettings(options);
+  const style = styleFor(settings.color);
   const output = options.output.getWriter();
   let status: number;
   try {
     const conn = await connect({ hostname, port, tls: options.tls });
     const replies = new ReplyStream(conn, {
       maxReplyBytes: replyLimit(maxMessageBytes),
-      quietMs: options.replyQuietMs ?? DEFAULT_REPLY_QUIET_MS,
+      quietMs: settings.replyQuietMs,
     });
     try {
-      status = options.interactive
+      status = settings.interactive
         ? await runTerminal(conn, replies, {
           input: options.input,
           output,

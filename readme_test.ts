@@ -1,16 +1,78 @@
 /**
- * The README's tables of flags and exit statuses are the ones the code builds
- * from the same descriptions as `--help`, so the two cannot drift apart. The
- * README is imported as text, so no read permission is needed.
+ * The README's tables of flags and exit statuses are built here from the same
+ * descriptions as `--help`, so the two cannot drift apart. The table code is
+ * the test's own: it lays out Markdown as `deno fmt` does, and ships nowhere.
+ * The README is imported as text, so no read permission is needed.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import readme from "./README.md" with { type: "text" };
-import { exitTable, flagTable } from "./cli.ts";
+import { flagName, type Flags } from "./cli.ts";
+import { EXIT_STATUSES } from "./cli/exit_status.ts";
 import { SERVER_FLAGS } from "./server/command_line.ts";
 import { CLIENT_FLAGS } from "./client/command_line.ts";
+
+/** A Markdown table laid out as `deno fmt` lays it out. */
+function markdownTable(header: string[], rows: string[][]): string {
+  const cells = [header, ...rows].map((row) => row.map((cell) => cell.replaceAll("|", "\\|")));
+  const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column].length)));
+  const line = (row: string[]) =>
+    `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(" | ")} |`;
+  return [
+    line(cells[0]),
+    `| ${widths.map((width) => "-".repeat(width)).join(" | ")} |`,
+    ...cells.slice(1).map(line),
+  ].join("\n");
+}
+
+/** The README's table of a program's flags. */
+function flagTable(flags: Flags): string {
+  return markdownTable(
+    ["Flag", "Default", "Meaning"],
+    Object.entries(flags).map(([name, flag]) => [
+      "`" + flagName(name, flag).replace(", ", "`, `") +
+      (flag.value ? ` ${flag.value}` : "") + "`",
+      flag.default === undefined ? "" : "`" + flag.default + "`",
+      flag.help,
+    ]),
+  );
+}
+
+/** The README's table of both programs' exit statuses. */
+function exitTable(): string {
+  return markdownTable(
+    ["Code", "Program", "Meaning"],
+    Object.values(EXIT_STATUSES).map((status) => [
+      "`" + status.code + "`",
+      status.program,
+      status.meaning,
+    ]),
+  );
+}
+
+Deno.test("flagTable and exitTable lay out Markdown tables as deno fmt does", () => {
+  const flags = {
+    port: { value: "<n>", default: 5000, help: "Port to listen on; `0` picks a free one" },
+    quiet: { help: "No log" },
+    help: { short: "h", help: "Usage" },
+  } as const satisfies Flags;
+  assert.equal(
+    flagTable(flags),
+    [
+      "| Flag           | Default | Meaning                                 |",
+      "| -------------- | ------- | --------------------------------------- |",
+      "| `--port <n>`   | `5000`  | Port to listen on; `0` picks a free one |",
+      "| `--quiet`      |         | No log                                  |",
+      "| `-h`, `--help` |         | Usage                                   |",
+    ].join("\n"),
+  );
+  assert.match(
+    exitTable(),
+    /^\| `141` \| client {2}\| Its output was closed early \(`\\\| head`\)/m,
+  );
+});
 
 const TABLES = {
   "server's flags": flagTable(SERVER_FLAGS),

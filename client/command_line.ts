@@ -13,7 +13,7 @@ import {
   integerFlag,
   messageLimitFlag,
 } from "../cli.ts";
-import type { ClientOptions } from "../client.ts";
+import type { ClientOptions } from "./options.ts";
 
 /** The client's flags. */
 export const CLIENT_FLAGS = {

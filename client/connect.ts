@@ -7,7 +7,7 @@
  */
 
 import { describeNetworkError, formatAddress } from "../io.ts";
-import { EXIT } from "../cli.ts";
+import { EXIT } from "../cli/exit_status.ts";
 import { SessionEnd } from "./session.ts";
 
 /** How to reach the server. */

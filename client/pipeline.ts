@@ -14,7 +14,7 @@
 
 import { isDisconnectCommand, type Message, MessageFramer, type Terminator } from "../protocol.ts";
 import { concat } from "../protocol/text.ts";
-import { EXIT } from "../cli.ts";
+import { EXIT } from "../cli/exit_status.ts";
 import type { ReplyStream } from "./replies.ts";
 import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
 

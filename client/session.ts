@@ -8,7 +8,7 @@
 
 import { DISCONNECT_COMMAND, isErrorLine, type Message } from "../protocol.ts";
 import { describeNetworkError, withTimeout, writeAll } from "../io.ts";
-import { EXIT } from "../cli.ts";
+import { EXIT } from "../cli/exit_status.ts";
 import type { ReplyStream } from "./replies.ts";
 
 /** How long the client waits for the server to close after `DESCONEXION`, in ms. */

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { EXIT } from "../cli.ts";
+import { EXIT } from "../cli/exit_status.ts";
 import { ReplyStream } from "./replies.ts";
 import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
 import { fakeServer } from "../test_helpers.ts";

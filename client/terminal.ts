@@ -11,7 +11,7 @@ import * as readline from "node:readline";
 import { Readable, Writable } from "node:stream";
 import { isDisconnectCommand } from "../protocol.ts";
 import { type ReplyStream, Wakeup } from "./replies.ts";
-import { EXIT } from "../cli.ts";
+import { EXIT } from "../cli/exit_status.ts";
 import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
 
 /** How text for people is shown. */

@@ -22,13 +22,15 @@ import {
   writeAll,
 } from "../io.ts";
 import type { Settings } from "./settings.ts";
-import type { AcceptedConn } from "./accept_loop.ts";
 import { parseProxyHeader } from "./proxy_header.ts";
 import { concat } from "../protocol/text.ts";
 
 // Small, so an idle connection costs little; a read that fills it grows it.
 const FIRST_READ_BUFFER_BYTES = 128;
 const MAX_READ_BUFFER_BYTES = 64 * 1024;
+
+/** A connection as the server accepts it: plain TCP, or TLS whose handshake is still to come. */
+export type AcceptedConn = Deno.TcpConn | Deno.TlsConn;
 
 /** A protocol turn, or the server's own decision to close an idle connection. */
 type ConnectionTurn = Omit<Turn, "close"> & { close?: CloseReason | "idle timeout" };

@@ -19,11 +19,11 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Who may send a PROXY header by default: this machine only. */
 export const DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1";
 
-/** How long a client has to complete the TLS handshake, in ms. */
-export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+// How long a client has to complete the TLS handshake, in ms.
+const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** How long a connection has to send its whole PROXY header, in ms (the specification asks for at least 3 s). */
-export const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5_000;
+// How long a connection has to send its whole PROXY header, in ms (the specification asks for at least 3 s).
+const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5_000;
 
 /** Options of `serve()`. */
 export interface ServeOptions {

@@ -1,0 +1,89 @@
+/**
+ * The client's options, as a caller of `runClient()` gives them (the server,
+ * the streams, the mode and the limits), and the settings they resolve to.
+ * Every default is filled in here, once.
+ *
+ * @module
+ */
+
+import { DEFAULT_HOSTNAME, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT } from "../protocol.ts";
+
+/** Quiet pause, in ms, that ends a reply from servers that send no newline. */
+export const DEFAULT_REPLY_QUIET_MS = 150;
+
+/** Options of `runClient()`. */
+export interface ClientOptions {
+  /**
+   * The server's address.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * The server's port.
+   *
+   * @default {5000}
+   */
+  port?: number;
+  /**
+   * Speak TLS, checking the server's certificate against the system's trusted
+   * authorities and `caCerts` (PEM), and against {@linkcode hostname}.
+   */
+  tls?: { caCerts?: string[] };
+  /** Where messages come from: typed keys, or the lines of a file. */
+  input: ReadableStream<Uint8Array>;
+  /** Where replies go (and, when interactive, the banner and the prompt). Closed on return. */
+  output: WritableStream<Uint8Array>;
+  /** Where messages for people and errors go. Closed on return. */
+  errors: WritableStream<Uint8Array>;
+  /**
+   * Terminal mode: banner, prompt, line editing and history; empty lines are not sent.
+   * Otherwise pipeline mode: replies only, many messages in flight.
+   *
+   * @default {false}
+   */
+  interactive?: boolean;
+  /**
+   * Colour the replies and errors.
+   *
+   * @default {false}
+   */
+  color?: boolean;
+  /**
+   * Quiet pause, in ms, that ends a reply without a newline.
+   *
+   * @default {150}
+   */
+  replyQuietMs?: number;
+  /**
+   * Longest message, in bytes, terminator not counted. Replies may be longer,
+   * as far as uppercasing can grow text.
+   *
+   * @default {1048576}
+   */
+  maxMessageBytes?: number;
+}
+
+/** {@linkcode ClientOptions} with every default filled in. */
+export type ClientSettings =
+  & Required<Pick<ClientOptions, "hostname" | "port" | "maxMessageBytes" | "replyQuietMs">>
+  & Pick<ClientOptions, "tls" | "input" | "output" | "errors">
+  & { interactive: boolean; color: boolean };
+
+/**
+ * Fills in the defaults.
+ *
+ * @param options What the caller asked for.
+ * @returns The settings the client runs with.
+ */
+export function resolveClientSettings(options: ClientOptions): ClientSettings {
+  return {
+    ...options,
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    port: options.port ?? DEFAULT_PORT,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    replyQuietMs: options.replyQuietMs ?? DEFAULT_REPLY_QUIET_MS,
+    interactive: options.interactive ?? false,
+    color: options.color ?? false,
+  };
+}
