@@ -13,13 +13,21 @@
  * @module
  */
 
-import { EXIT, readArgumentFiles, readCommandLine, readPemFile } from "./cli.ts";
+import { readCommandLine } from "./cli.ts";
+import { EXIT } from "./cli/exit_status.ts";
+import { readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
 import { formatAddress } from "./io.ts";
 import { AcceptLoop, type UppercaseServer } from "./server/accept_loop.ts";
 import { resolveSettings, type ServeOptions } from "./server/settings.ts";
 import { describeListenError, SERVER_COMMAND_LINE } from "./server/command_line.ts";
+import { runUntilStopped } from "./server/run.ts";
 
-export { STOP_GRACE_MS, type TcpAddr, type UppercaseServer } from "./server/accept_loop.ts";
+export {
+  ListenerFailedError,
+  STOP_GRACE_MS,
+  type TcpAddr,
+  type UppercaseServer,
+} from "./server/accept_loop.ts";
 export { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./server/settings.ts";
 
 /**
@@ -84,12 +92,7 @@ export async function main(args: string[]): Promise<number> {
     return EXIT.CANNOT_LISTEN;
   }
   console.log(`Listening on ${formatAddress(server.addr)} (Ctrl-C to stop)`);
-  const stop = () => void server.stop();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
-  await server.finished;
-  for (const signal of signals) Deno.removeSignalListener(signal, stop);
-  return EXIT.OK;
+  return await runUntilStopped(server);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -17,17 +17,29 @@ import {
   writeAll,
 } from "../io.ts";
 import { ERROR_LINES } from "../protocol.ts";
-import { Connection, type ConnectionLifecycle } from "./connection.ts";
+import { type AcceptedConn, Connection, type ConnectionLifecycle } from "./connection.ts";
 import type { Settings } from "./settings.ts";
 
 /** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
 export const STOP_GRACE_MS = 1_000;
 
-/** How often, at most, the loop logs the accepts it lost to clients that left first, in ms. */
-export const CLIENT_GONE_SUMMARY_MS = 1_000;
+// How often, at most, the loop logs the accepts it lost to clients that left first, in ms.
+const CLIENT_GONE_SUMMARY_MS = 1_000;
 
 const FIRST_ACCEPT_BACKOFF_MS = 5;
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
+
+/**
+ * How many accepts in a row may fail in a way the loop cannot name before it
+ * gives up: with the backoff, about 2.3 s. A listener broken for good then
+ * reaches a supervisor, as net/http's `Serve` returns such errors.
+ */
+export const MAX_UNEXPECTED_ACCEPT_FAILURES = 10;
+
+/** The listener failed in a way the loop cannot name, again and again: the server gave up on it. */
+export class ListenerFailedError extends Error {
+  override name = "ListenerFailedError";
+}
 
 /** The address of a TCP socket; it can be passed to `Deno.connect` as it is. */
 export type TcpAddr = Deno.NetAddr & { transport: "tcp" };
@@ -36,7 +48,11 @@ export type TcpAddr = Deno.NetAddr & { transport: "tcp" };
 export interface UppercaseServer extends AsyncDisposable {
   /** The address the server is bound to; its port is the real one when 0 was asked for. */
   readonly addr: TcpAddr;
-  /** Settles once the server has stopped and every connection is closed. */
+  /**
+   * Settles once the server has stopped and every connection is closed. It
+   * rejects with a {@linkcode ListenerFailedError} when the server stopped
+   * because its listener kept failing.
+   */
   readonly finished: Promise<void>;
   /** How many connections are being served now. */
   readonly connections: number;
@@ -48,9 +64,6 @@ export interface UppercaseServer extends AsyncDisposable {
    */
   stop(): Promise<void>;
 }
-
-/** A connection as the server accepts it: plain TCP, or TLS whose handshake is still to come. */
-export type AcceptedConn = Deno.TcpConn | Deno.TlsConn;
 
 /** What the accept loop needs of a listener: a `Deno.TcpListener` or `Deno.TlsListener`, or a test's stand-in. */
 export interface ConnectionSource {
@@ -70,9 +83,12 @@ export interface ConnectionSource {
  * - `client gone`: one client left before it was accepted. The loop retries at
  *   once, counts it, and logs a summary at most once a second.
  * - `out of resources`: the process or the system is short of file handles or
- *   memory. The loop logs it and waits, 5 ms doubling to 1 s.
- * - `unexpected`: anything else, handled like `out of resources`: a failure we
- *   cannot name may repeat at once, and must not spin the loop.
+ *   memory. The loop logs it and waits, 5 ms doubling to 1 s, for as long as
+ *   it lasts: connections closing will free what it needs.
+ * - `unexpected`: anything else. The loop waits as for `out of resources`, as
+ *   a failure we cannot name may repeat at once and must not spin the loop;
+ *   after {@linkcode MAX_UNEXPECTED_ACCEPT_FAILURES} in a row it gives up:
+ *   the server stops, and `finished` rejects with a {@linkcode ListenerFailedError}.
  */
 export type AcceptFailure = "listener closed" | "client gone" | "out of resources" | "unexpected";
 
@@ -181,6 +197,16 @@ export class AcceptLoop implements UppercaseServer {
   }
 
   async stop(): Promise<void> {
+    await this.#drain();
+    return await this.finished;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Stops accepting and closes every connection: at once when idle, within {@linkcode STOP_GRACE_MS} when busy. */
+  async #drain(): Promise<void> {
     if (!this.#stopping.signal.aborted) {
       this.#stopping.abort();
       // At once, so that a load balancer's next attempt is refused and goes elsewhere.
@@ -195,20 +221,16 @@ export class AcceptLoop implements UppercaseServer {
         for (const connection of this.#connections) connection.cut();
       }
     }
-    return await this.finished;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
   }
 
   async #acceptLoop(): Promise<void> {
-    let backoffMs = 0;
+    let backoffMs = 0, unexpected = 0;
+    let failed: ListenerFailedError | undefined;
     while (!this.#stopping.signal.aborted) {
       let conn: AcceptedConn;
       try {
         conn = await this.#listener.accept();
-        backoffMs = 0;
+        backoffMs = unexpected = 0;
       } catch (error) {
         if (this.#stopping.signal.aborted) break;
         const failure = classifyAcceptError(error);
@@ -217,13 +239,18 @@ export class AcceptLoop implements UppercaseServer {
           this.#clientsGone?.record(error);
           continue;
         }
+        const why = describeNetworkError(error);
+        if (failure === "unexpected" && ++unexpected === MAX_UNEXPECTED_ACCEPT_FAILURES) {
+          failed = new ListenerFailedError(
+            `Cannot accept connections: ${why}; gave up after ${unexpected} failures in a row`,
+          );
+          break;
+        }
         backoffMs = Math.min(
           Math.max(backoffMs * 2, FIRST_ACCEPT_BACKOFF_MS),
           MAX_ACCEPT_BACKOFF_MS,
         );
-        this.#settings.log?.(
-          `Cannot accept a connection: ${describeNetworkError(error)}; retrying in ${backoffMs} ms`,
-        );
+        this.#settings.log?.(`Cannot accept a connection: ${why}; retrying in ${backoffMs} ms`);
         await sleep(backoffMs, this.#stopping.signal);
         continue;
       }
@@ -250,9 +277,11 @@ export class AcceptLoop implements UppercaseServer {
       this.#serving++;
       this.#connections.add(new Connection(id, conn, this.#settings, this.#lifecycle));
     }
+    if (failed) await this.#drain();
     this.#clientsGone?.flush();
     await Promise.all([...this.#connections].map((c) => c.closed));
     await Promise.all(this.#refusals);
+    if (failed) throw failed;
   }
 
   /** Behind a proxy, only trusted proxies may connect: anyone else could claim any address. */

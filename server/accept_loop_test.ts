@@ -1,7 +1,8 @@
 /**
  * Tests of the accept loop on its own: how each failed accept is sorted, that
- * a burst of clients that leave first costs no waiting and one log line, and
- * that an accept completing after `stop()` began cannot hold the stop up.
+ * a burst of clients that leave first costs no waiting and one log line, that
+ * an accept completing after `stop()` began cannot hold the stop up, and that
+ * a listener that keeps failing is given up on.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import {
   AcceptLoop,
   classifyAcceptError,
   type ConnectionSource,
+  ListenerFailedError,
 } from "./accept_loop.ts";
 import { resolveSettings } from "./settings.ts";
 import { Peer, WaitableLog } from "../test_helpers.ts";
@@ -113,4 +115,55 @@ Deno.test("AcceptLoop answers a new client at once after 100 clients reset befor
     /^Skipped 100 connections that the client closed before it was accepted \(Transport endpoint is not connected\)$/,
   );
   assert.equal(log.lines.filter((line) => /Cannot accept/.test(line)).length, 0, "no backoff");
+});
+
+/** A listener that hands over real connections, or fails as each entry of `script` says, in turn. */
+function scriptedListener(
+  script: ("accept" | Error)[],
+): ConnectionSource & { inner: Deno.TcpListener } {
+  const inner = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return {
+    inner,
+    addr: inner.addr,
+    accept() {
+      const next = script.shift() ?? "accept";
+      return next === "accept" ? inner.accept() : Promise.reject(next);
+    },
+    close: () => inner.close(),
+  };
+}
+
+Deno.test("AcceptLoop gives up after 10 accept failures in a row that it cannot name: it closes its connections and finished rejects", async () => {
+  const listener = scriptedListener([
+    "accept",
+    ...Array.from({ length: 10 }, () => rawError("EINVAL", "Invalid argument (os error 22)")),
+  ]);
+  const log = new WaitableLog();
+  const server = new AcceptLoop(listener, resolveSettings({ log: log.write }));
+  using client = await Peer.connect(server.addr);
+  await client.send("hola\n");
+  assert.equal(await client.readLine(), "HOLA\n");
+  await assert.rejects(
+    server.finished,
+    new ListenerFailedError(
+      "Cannot accept connections: Invalid argument (os error 22); gave up after 10 failures in a row",
+    ),
+  );
+  assert.equal(await client.readToEnd(), "", "the connection is closed cleanly");
+  assert.deepEqual(
+    log.lines.filter((line) => /Cannot accept/.test(line)).map((line) => line.match(/\d+ ms/)?.[0]),
+    ["5 ms", "10 ms", "20 ms", "40 ms", "80 ms", "160 ms", "320 ms", "640 ms", "1000 ms"],
+  );
+  assert.match(log.lines.join("\n"), /closed \(server stopping\)/);
+});
+
+Deno.test("AcceptLoop counts only failures in a row: 1, then a connection, then 9 more keep it serving", async () => {
+  const einval = () => rawError("EINVAL", "Invalid argument (os error 22)");
+  const listener = scriptedListener([einval(), "accept", ...Array.from({ length: 9 }, einval)]);
+  await using server = new AcceptLoop(listener, resolveSettings({ log: null }));
+  for (let client = 0; client < 2; client++) {
+    using peer = await Peer.connect(server.addr);
+    await peer.send("sigo\n");
+    assert.equal(await peer.readLine(), "SIGO\n");
+  }
 });
