@@ -2,19 +2,20 @@
  * `deno task bench`: measures an uppercase server under load and prints a table.
  *
  * By default it starts our server on a free port. `--compare` also starts the
- * Node.js baseline (`bench/node_server.mjs`) and measures both in the same run;
- * `--host`/`--port` measure any other server instead (`--pid` adds its CPU use
- * and memory). Where `taskset` exists, the servers the bench starts run on one
- * core and the load generator on another.
+ * baselines (`bench/servers.ts`): the idiomatic Node.js server, the bare
+ * `Deno.Conn` loop (what any server on `Deno.listen` can reach) and the
+ * syscalls-only C server (what the machine can reach), and measures them all
+ * in the same run; `--host`/`--port` measure any other server instead
+ * (`--pid` adds its CPU use and memory). Where `taskset` exists, the servers
+ * the bench starts run on one core and the load generator on another.
  *
  * @module
  */
 
-import config from "../deno.json" with { type: "json" };
 import {
-  commandOutput,
   cpuSeconds,
   idle,
+  type LoadMode,
   type Measurement,
   pingPong,
   pipelined,
@@ -30,21 +31,33 @@ import {
   reportUsageError,
   UsageError,
 } from "../cli.ts";
-import { epollAvailable, pingPongThroughEpoll } from "./epoll_load.ts";
 import { compileNative, runNative } from "./native.ts";
 import { renderChart, renderTable, type Results } from "./report.ts";
+import {
+  BASELINES,
+  describeMachine,
+  externalServer,
+  GENERATOR_CORE,
+  ourServerCommand,
+  pinToCore,
+  SERVER_CORE,
+  type ServerUnderTest,
+  startServer,
+} from "./servers.ts";
 import { makeTestCertificates } from "../test_certificates.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const GENERATOR_CORE = "0";
 /** Over this share of a core, the generator, not the server, sets the pace. */
 const GENERATOR_BOUND = 0.9;
 /** Lines each pipelined connection keeps in flight. */
 const PIPELINE_DEPTH = 128;
-const SERVER_CORE = "1";
+const OURS = "uppercase-tcp (Deno)";
 
 const BENCH_FLAGS = {
-  compare: { help: "Also measure the Node.js baseline (`bench/node_server.mjs`) in the same run" },
+  compare: {
+    help:
+      "Also measure, in the same run, the Node.js baseline, the bare `Deno.Conn` loop and the syscalls-only C server",
+  },
   host: { value: "<address>", help: "Measure the server already listening there instead of ours" },
   port: { value: "<n>", default: 5000, help: "Its port (with --host)" },
   pid: { value: "<n>", help: "Its process (with --host), to report its CPU use and memory" },
@@ -71,13 +84,6 @@ const USAGE = `deno task bench [options]: load-test an uppercase server and prin
 Options:
 ${optionsHelp(BENCH_FLAGS)}`;
 
-interface ServerUnderTest {
-  name: string;
-  target: Target;
-  pid?: number;
-  stop(): Promise<void>;
-}
-
 interface Scenario {
   title: string;
   /** How many times it runs on each server; the median by messages/s is reported. */
@@ -85,6 +91,49 @@ interface Scenario {
   /** Whether the servers the bench started are restarted before it. */
   freshServer?: boolean;
   run(server: ServerUnderTest, options: RunOptions): Promise<Measurement>;
+}
+
+/**
+ * Drives a load scenario: through the native generator when there is one,
+ * otherwise on Deno's sockets, which set the pace themselves.
+ */
+type Drive = (
+  mode: LoadMode,
+  target: Target,
+  connections: number,
+  options: RunOptions,
+) => Promise<Measurement>;
+
+function driver(generator: string | undefined): Drive {
+  if (generator) {
+    return (mode, target, connections, options) =>
+      runNative(generator, mode, target, connections, options, PIPELINE_DEPTH);
+  }
+  return (mode, target, connections, options) =>
+    mode === "ping-pong"
+      ? pingPong(target, connections, options)
+      : pipelined(target, connections, PIPELINE_DEPTH, options, mode === "small-writes");
+}
+
+/** The scenarios every server runs, in order. */
+function scenarios(drive: Drive, rounds: number, idleConnections: number): Scenario[] {
+  const load = (mode: LoadMode, connections: number, title: string): Scenario => ({
+    title: `${title} with ${connections} connection${connections > 1 ? "s" : ""}`,
+    rounds,
+    run: (server, options) => drive(mode, server.target, connections, options),
+  });
+  return [
+    ...[1, 100, 1000].map((n) => load("ping-pong", n, "ping-pong")),
+    ...[1, 10].map((n) => load("pipelined", n, "pipelined, topped up per read")),
+    ...[1, 10].map((n) => load("small-writes", n, "pipelined, one send per line")),
+    {
+      title: `${idleConnections} idle connections`,
+      rounds: 1,
+      // What a connection costs, not what the earlier scenarios left behind in the heap.
+      freshServer: true,
+      run: (server, options) => idle(server.target, idleConnections, server.pid, options),
+    },
+  ];
 }
 
 async function main(args: string[]): Promise<number> {
@@ -100,88 +149,53 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const { flags, seconds, rounds, port, pid } = settings;
-  const idleConnections = flags.quick ? 1_000 : 10_000;
   const pinned = await pinToCore(Deno.pid, GENERATOR_CORE);
+  const core = pinned ? SERVER_CORE : undefined;
   const results: Results = { machine: await describeMachine(pinned), servers: [] };
+  const buildDir = await Deno.makeTempDir({ prefix: "uppercase-bench-" });
+  const native = await compileNative(buildDir);
+  const generator = "failed" in native ? undefined : native.generator;
+  if ("failed" in native) {
+    console.error(
+      `No native load generator: ${native.failed}. Measuring on Deno's sockets, so every figure is generator-bound`,
+    );
+  }
+  results.machine.generator = generator
+    ? "native (C, one epoll loop, compiled with cc) for ping-pong and pipelined; Deno's sockets for idle"
+    : "Deno's sockets, as there is no C compiler: every figure is generator-bound";
 
-  const ours = (name = "uppercase-tcp (Deno)", ...flags: string[]) =>
-    startServer(name, [
-      // Exactly as `deno task server` runs it, V8 flags included.
-      ...config.tasks.server.command.split(" "),
-      "--port",
-      "0",
-      "--quiet",
-      "--max-connections",
-      "20000",
-      ...flags,
-    ], pinned);
+  const ours = (name = OURS, ...flags: string[]) =>
+    startServer(name, ourServerCommand(...flags), core);
   const starters: (() => Promise<ServerUnderTest>)[] = flags.host
     ? [() => Promise.resolve(externalServer(flags.host!, port, pid))]
     : [() => ours()];
-  const buildDir = await Deno.makeTempDir({ prefix: "uppercase-bench-" });
-  const native = await compileNative(buildDir);
-  if ("failed" in native) {
-    console.error(
-      `No native load generator: ${native.failed}. Falling back to the generators in Deno.`,
-    );
-  }
   if (flags.compare) {
     starters.push(() =>
-      startServer("Node.js net baseline", ["node", "bench/node_server.mjs", "0"], pinned)
+      startServer(BASELINES.denoBare.name, [...BASELINES.denoBare.command], core)
     );
     if (!("failed" in native)) {
-      starters.push(() =>
-        startServer("C epoll server (syscalls only)", [native.server, "0"], pinned)
-      );
+      starters.push(() => startServer(BASELINES.c.name, [native.server, "0"], core));
     }
+    starters.push(() => startServer(BASELINES.node.name, [...BASELINES.node.command], core));
   }
+  const generatorBound = (m: Measurement) =>
+    m.scenario !== "idle" && (!generator || m.generatorCpu > GENERATOR_BOUND);
 
   // Every server runs at once, and each scenario runs on each server in turn, so
   // a machine that slows down for a while slows them alike.
   const servers: ServerUnderTest[] = [];
   try {
     for (const start of starters) servers.push(await start());
-    const generator = "failed" in native ? undefined : native.generator;
-    const epoll = servers.every((server) => epollAvailable(server.target));
-    results.machine.generator = generator
-      ? "native (C, one epoll loop, compiled with cc) for ping-pong and pipelined; Deno's sockets for idle"
-      : epoll
-      ? "ping-pong through libc's epoll (FFI), the rest through Deno's sockets (no C compiler)"
-      : "Deno's sockets (no C compiler; grant --allow-ffi on Linux for a cheaper ping-pong generator)";
-    const scenarios: Scenario[] = [
-      ...[1, 100, 1000].map((n): Scenario => ({
-        title: `ping-pong with ${n} connections`,
-        rounds,
-        run: (server, options) =>
-          generator
-            ? runNative(generator, "ping-pong", server.target, n, options)
-            : (epoll ? pingPongThroughEpoll : pingPong)(server.target, n, options),
-      })),
-      ...[1, 10].map((n): Scenario => ({
-        title: `pipelined with ${n} connections`,
-        rounds,
-        run: (server, options) =>
-          generator
-            ? runNative(generator, "pipelined", server.target, n, options, PIPELINE_DEPTH)
-            : pipelined(server.target, n, PIPELINE_DEPTH, options),
-      })),
-      {
-        title: `${idleConnections} idle connections`,
-        rounds: 1,
-        // What a connection costs, not what the earlier scenarios left behind in the heap.
-        freshServer: true,
-        run: (server, options) => idle(server.target, idleConnections, server.pid, options),
-      },
-    ];
     results.servers = servers.map((server) => ({ name: server.name, measurements: [] }));
-    for (const scenario of scenarios) {
+    const idleConnections = flags.quick ? 1_000 : 10_000;
+    for (const scenario of scenarios(driver(generator), rounds, idleConnections)) {
       if (scenario.freshServer) {
         for (const [i, server] of servers.entries()) {
           servers[i] = await starters[i]();
           await server.stop();
         }
       }
-      const medians = await measure(servers, scenario, seconds);
+      const medians = await measure(servers, scenario, seconds, generatorBound);
       medians.forEach((measurement, i) => results.servers[i].measurements.push(measurement));
     }
     if (!flags.host && !flags["no-tls"]) results.tls = await measureTlsCost(ours, rounds, seconds);
@@ -210,6 +224,7 @@ async function measure(
   servers: ServerUnderTest[],
   scenario: Scenario,
   seconds: number,
+  generatorBound: (measurement: Measurement) => boolean,
 ): Promise<Measurement[]> {
   const rounded: Measurement[][] = servers.map(() => []);
   for (let round = 1; round <= scenario.rounds; round++) {
@@ -229,10 +244,7 @@ async function measure(
       if (cpuBefore !== undefined && cpuAfter !== undefined) {
         measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
       }
-      // Idle connections measure memory, not pace: no generator sets it.
-      if (measurement.scenario !== "idle") {
-        measurement.generatorBound = measurement.generatorCpu > GENERATOR_BOUND;
-      }
+      measurement.generatorBound = generatorBound(measurement) || undefined;
       rounded[i].push(measurement);
     }
   }
@@ -259,9 +271,9 @@ async function measureTlsCost(
   }
   const servers: ServerUnderTest[] = [];
   try {
-    servers.push(await ours("uppercase-tcp (Deno), plain TCP"));
+    servers.push(await ours(`${OURS}, plain TCP`));
     const tls = await ours(
-      "uppercase-tcp (Deno), TLS",
+      `${OURS}, TLS`,
       "--tls-cert",
       certs.server.certFile,
       "--tls-key",
@@ -270,11 +282,16 @@ async function measureTlsCost(
     servers.push({ ...tls, target: { ...tls.target, tls: { caCerts: [certs.ca.pem] } } });
     const pairs: NonNullable<Results["tls"]> = [];
     for (const connections of [1, 100]) {
-      const [plain, overTls] = await measure(servers, {
-        title: `ping-pong with ${connections} connections, Deno's sockets`,
-        rounds,
-        run: (server, options) => pingPong(server.target, connections, options),
-      }, seconds);
+      const [plain, overTls] = await measure(
+        servers,
+        {
+          title: `ping-pong with ${connections} connections, Deno's sockets`,
+          rounds,
+          run: (server, options) => pingPong(server.target, connections, options),
+        },
+        seconds,
+        () => false,
+      );
       pairs.push({ plain, tls: overTls });
     }
     return pairs;
@@ -307,79 +324,6 @@ export function readFlags(args: string[]) {
     rounds: flags.quick
       ? 1
       : integerFlag("rounds", flags.rounds, { min: 1, max: 100 }) ?? BENCH_FLAGS.rounds.default,
-  };
-}
-
-/** Starts a server process on `SERVER_CORE` and waits for its "Listening on" line. */
-async function startServer(
-  name: string,
-  command: string[],
-  pinned: boolean,
-): Promise<ServerUnderTest> {
-  const [program, ...args] = pinned ? ["taskset", "-c", SERVER_CORE, ...command] : command;
-  const child = new Deno.Command(program, { args, cwd: ROOT, stdout: "piped", stderr: "inherit" })
-    .spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/Listening on .*:\d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${name} exited before listening`);
-    text += value;
-  }
-  reader.releaseLock();
-  const port = Number(text.match(/Listening on .*:(\d+)/)![1]);
-  return {
-    name,
-    target: { hostname: "127.0.0.1", port },
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
-}
-
-function externalServer(hostname: string, port: number, pid?: number): ServerUnderTest {
-  return {
-    name: `${hostname}:${port}`,
-    target: { hostname, port },
-    pid,
-    stop: () => Promise.resolve(),
-  };
-}
-
-/** Pins a process, all its threads, to one core; false where taskset or a second core is missing. */
-async function pinToCore(pid: number, core: string): Promise<boolean> {
-  if (navigator.hardwareConcurrency < 2) return false;
-  try {
-    const { success } = await new Deno.Command("taskset", {
-      args: ["-a", "-p", "-c", core, String(pid)],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-async function describeMachine(pinned: boolean): Promise<Results["machine"]> {
-  // lscpu, because reading /proc/cpuinfo directly needs every permission.
-  const cpu = await commandOutput("lscpu").then(
-    (out) => out.match(/Model name:\s*(.*)/)?.[1],
-    () => undefined,
-  );
-  const node = await commandOutput("node", ["--version"]).catch(() => "not found");
-  return {
-    cpu: cpu ?? "unknown",
-    cores: navigator.hardwareConcurrency,
-    os: `${Deno.build.os} ${Deno.build.arch}`,
-    deno: Deno.version.deno,
-    node,
-    pinning: pinned
-      ? `generator on core ${GENERATOR_CORE}, the servers it starts on core ${SERVER_CORE}`
-      : "none",
   };
 }
 

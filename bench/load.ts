@@ -24,6 +24,14 @@ export const LINE: Uint8Array = new TextEncoder().encode(
 );
 const EXPECTED = new TextEncoder().encode(new TextDecoder().decode(LINE).toUpperCase());
 
+/**
+ * How a scenario loads the server: `ping-pong`, one line at a time per
+ * connection; `pipelined`, many lines in flight, topped up with one write for
+ * all the lines a read answered; `small-writes`, the same window topped up one
+ * line per write, as an interactive pipeline does.
+ */
+export type LoadMode = "ping-pong" | "pipelined" | "small-writes";
+
 /** A reply that differs from the expected bytes, or that never came. */
 export class ReplyMismatch extends Error {
   override name = "ReplyMismatch";
@@ -31,7 +39,7 @@ export class ReplyMismatch extends Error {
 
 /** What a scenario measured. */
 export interface Measurement {
-  scenario: "ping-pong" | "pipelined" | "idle";
+  scenario: LoadMode | "idle";
   connections: number;
   /** Messages answered (and checked) during the measured window. */
   messages: number;
@@ -128,12 +136,14 @@ export function pingPongMeasurement(
  * @param connections How many at once.
  * @param depth Most unanswered lines on one connection.
  * @param options Durations and progress.
+ * @param smallWrites Top up one line per write, rather than all the answered lines in one.
  */
 export async function pipelined(
   target: Target,
   connections: number,
   depth: number,
   options: RunOptions,
+  smallWrites = false,
 ): Promise<Measurement> {
   const conns = await openConnections(target, connections);
   const batch = new Uint8Array(LINE.length * depth);
@@ -162,7 +172,8 @@ export async function pipelined(
         if (performance.now() >= warmupEnd) measured += answered;
         if (performance.now() < end && answered > 0) {
           sent += answered;
-          writing.push(writeAll(conn, batch.subarray(0, answered * LINE.length)));
+          if (!smallWrites) writing.push(writeAll(conn, batch.subarray(0, answered * LINE.length)));
+          else for (let i = 0; i < answered; i++) writing.push(writeAll(conn, LINE));
         }
       }
       await Promise.all(writing);
@@ -173,7 +184,7 @@ export async function pipelined(
   }
   const seconds = options.seconds;
   return {
-    scenario: "pipelined",
+    scenario: smallWrites ? "small-writes" : "pipelined",
     connections,
     messages: measured,
     seconds,

@@ -3,13 +3,16 @@
 // fast server. `deno task bench` compiles it with the system's cc into a
 // temporary folder and reads the one JSON line it prints.
 //
-//   load_generator <ping-pong|pipelined> <host> <port> <connections>
+//   load_generator <ping-pong|pipelined|small-writes> <host> <port> <connections>
 //                  <warm-up seconds> <seconds> <depth> <line>
 //
 // ping-pong: each connection sends <line> and waits for its reply, over and
 //   over; every round trip in the measured window is timed.
 // pipelined: each connection keeps <depth> lines in flight and tops up as
-//   replies arrive.
+//   replies arrive, with one send for all the lines a read answered.
+// small-writes: the same window, topped up as an interactive pipeline does:
+//   one new line for each reply read, each in a send of its own, so the
+//   server reads a few lines at a time.
 //
 // Every reply byte is checked against <line> with its ASCII letters
 // uppercased. A wrong byte, a closed connection or 5 s without a reply ends
@@ -44,6 +47,7 @@ struct connection {
   int waiting_for_room;
 };
 
+static int small_writes;    // one send per line
 static const char *line;
 static size_t line_length;
 static char *expected;      // the reply to line
@@ -79,7 +83,7 @@ static void fail(const char *format, ...) {
 static void send_owed(struct connection *c) {
   while (c->owed > 0) {
     size_t offset = c->sent % line_length;
-    size_t length = requests_length - offset;
+    size_t length = small_writes ? line_length - offset : requests_length - offset;
     if (length > c->owed) length = c->owed;
     ssize_t n = send(c->fd, requests + offset, length, MSG_NOSIGNAL);
     if (n < 0 && errno == EAGAIN) break;
@@ -102,11 +106,12 @@ static int compare(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   if (argc != 9) {
-    fprintf(stderr, "usage: %s <ping-pong|pipelined> <host> <port> <connections> "
+    fprintf(stderr, "usage: %s <ping-pong|pipelined|small-writes> <host> <port> <connections> "
                     "<warm-up seconds> <seconds> <depth> <line>\n", argv[0]);
     return 2;
   }
   int ping_pong = strcmp(argv[1], "ping-pong") == 0;
+  small_writes = strcmp(argv[1], "small-writes") == 0;
   int connections = atoi(argv[4]), depth = ping_pong ? 1 : atoi(argv[7]);
   double warmup = atof(argv[5]), seconds = atof(argv[6]);
   line = argv[8];

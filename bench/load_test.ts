@@ -57,3 +57,10 @@ Deno.test("pingPong reports a server that echoes without uppercasing as a ReplyM
     (error) => error instanceof ReplyMismatch,
   );
 });
+
+Deno.test("pipelined with small writes tops up one line per write and counts the replies", async () => {
+  await using server = startServer({ log: null });
+  const measurement = await pipelined(server.addr, 2, 16, SHORT_RUN, true);
+  assert.equal(measurement.scenario, "small-writes");
+  assert(measurement.messages > 16, JSON.stringify(measurement));
+});

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Measurement, RunOptions, Target } from "./load.ts";
+import type { LoadMode, Measurement, RunOptions, Target } from "./load.ts";
 import { LINE, ReplyMismatch } from "./load.ts";
 
 const SOURCES = new URL(".", import.meta.url).pathname;
@@ -61,16 +61,16 @@ export async function compileNative(dir: string): Promise<NativePrograms | { fai
  * Runs a scenario through the native generator.
  *
  * @param generator The generator's executable.
- * @param scenario `ping-pong`, or `pipelined` with `depth` lines in flight per connection.
+ * @param scenario `ping-pong`; or `pipelined` or `small-writes`, with `depth` lines in flight per connection.
  * @param target The server; it must have an IPv4 address.
  * @param connections How many at once.
  * @param options Durations.
- * @param depth Lines in flight per connection, for `pipelined`.
+ * @param depth Lines in flight per connection, for `pipelined` and `small-writes`.
  * @throws {ReplyMismatch} When a reply is wrong or missing.
  */
 export async function runNative(
   generator: string,
-  scenario: "ping-pong" | "pipelined",
+  scenario: LoadMode,
   target: Target,
   connections: number,
   options: RunOptions,

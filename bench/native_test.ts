@@ -38,7 +38,7 @@ const SHORT_RUN = { warmupSeconds: 0, seconds: 0.3 };
 
 Deno.test({
   name:
-    "the native generator counts ping-pong round trips and their latencies, and pipelined replies",
+    "the native generator counts ping-pong round trips and their latencies, and pipelined replies in both modes",
   ignore: !available.cc,
   async fn() {
     const { generator } = await programs();
@@ -48,9 +48,11 @@ Deno.test({
     assert(pingPong.messages > 10, JSON.stringify(pingPong));
     assert(pingPong.latencyMs!.p50 > 0 && pingPong.latencyMs!.p99 >= pingPong.latencyMs!.p50);
     assert(pingPong.generatorCpu > 0);
-    const pipelined = await runNative(generator, "pipelined", server.addr, 2, SHORT_RUN, 64);
-    assert.equal(pipelined.scenario, "pipelined");
-    assert(pipelined.messages > 128, JSON.stringify(pipelined));
+    for (const mode of ["pipelined", "small-writes"] as const) {
+      const pipelined = await runNative(generator, mode, server.addr, 2, SHORT_RUN, 64);
+      assert.equal(pipelined.scenario, mode);
+      assert(pipelined.messages > 128, JSON.stringify(pipelined));
+    }
   },
 });
 

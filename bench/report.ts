@@ -15,8 +15,15 @@ export interface Results {
   tls?: { plain: Measurement; tls: Measurement }[];
 }
 
+const LABELS: Record<Measurement["scenario"], string> = {
+  "ping-pong": "ping-pong",
+  pipelined: "pipelined ×128",
+  "small-writes": "small writes ×128",
+  idle: "idle",
+};
+
 function label(m: Measurement): string {
-  return m.scenario === "pipelined" ? `pipelined ×128` : m.scenario;
+  return LABELS[m.scenario];
 }
 
 /** The results as a table for the terminal, with the ratios when two servers were measured. */
@@ -43,7 +50,9 @@ export function renderTable(results: Results): string {
         label(m),
         number(m.connections),
         number(m.messagesPerSecond),
-        m.scenario === "pipelined" ? number(m.megabytesPerSecond, 1) : "",
+        m.scenario === "pipelined" || m.scenario === "small-writes"
+          ? number(m.megabytesPerSecond, 1)
+          : "",
         number(m.latencyMs?.p50, 3),
         number(m.latencyMs?.p99, 3),
         number(m.latencyMs?.p999, 3),
@@ -71,9 +80,10 @@ export function renderTable(results: Results): string {
     ...lines,
     "",
     'server CPU and generator CPU are CPU time over wall time (100% = one core busy). "bound":',
-    "the generator was over 90% busy, so it, not the server, may have set the pace, and the",
-    "figure is generator-bound; msgs/CPU-s (messages per second of server CPU) then still",
-    "compares the servers' efficiency.",
+    "the generator was over 90% busy (or ran on Deno's sockets), so it, not the server, may",
+    "have set the pace, and the figure is generator-bound; msgs/CPU-s (messages per second of",
+    "server CPU) then still compares the servers' efficiency. pipelined tops up with one write",
+    "for all the lines a read answered; small writes, one write per line, so reads are small.",
     ...renderRatios(results),
     ...renderTlsCost(results),
   ].join("\n");
