@@ -19,6 +19,7 @@ import {
 import { ERROR_LINES } from "../protocol.ts";
 import { type AcceptedConn, Connection, type ConnectionLifecycle } from "./connection.ts";
 import type { Settings } from "./settings.ts";
+import { type ConnectionSlots, LocalSlots } from "./slots.ts";
 
 /** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
 export const STOP_GRACE_MS = 1_000;
@@ -36,9 +37,14 @@ const MAX_ACCEPT_BACKOFF_MS = 1_000;
  */
 export const MAX_UNEXPECTED_ACCEPT_FAILURES = 10;
 
-/** The listener failed in a way the loop cannot name, again and again: the server gave up on it. */
-export class ListenerFailedError extends Error {
-  override name = "ListenerFailedError";
+/**
+ * The server stopped because it cannot go on: its listener kept failing in a
+ * way the loop cannot name, or, with workers, a worker failed. A supervisor
+ * should start it again.
+ */
+export class ServerFailedError extends Error {
+  /** The error's name, for its message and logs. */
+  override name = "ServerFailedError";
 }
 
 /** The address of a TCP socket; it can be passed to `Deno.connect` as it is. */
@@ -50,7 +56,7 @@ export interface UppercaseServer extends AsyncDisposable {
   readonly addr: TcpAddr;
   /**
    * Settles once the server has stopped and every connection is closed. It
-   * rejects with a {@linkcode ListenerFailedError} when the server stopped
+   * rejects with a {@linkcode ServerFailedError} when the server stopped
    * because its listener kept failing.
    */
   readonly finished: Promise<void>;
@@ -88,7 +94,7 @@ export interface ConnectionSource {
  * - `unexpected`: anything else. The loop waits as for `out of resources`, as
  *   a failure we cannot name may repeat at once and must not spin the loop;
  *   after {@linkcode MAX_UNEXPECTED_ACCEPT_FAILURES} in a row it gives up:
- *   the server stops, and `finished` rejects with a {@linkcode ListenerFailedError}.
+ *   the server stops, and `finished` rejects with a {@linkcode ServerFailedError}.
  */
 export type AcceptFailure = "listener closed" | "client gone" | "out of resources" | "unexpected";
 
@@ -175,11 +181,14 @@ export class AcceptLoop implements UppercaseServer {
   readonly #refusals = new Set<Promise<void>>();
   readonly #stopping = new AbortController();
   readonly #clientsGone: ClientGoneSummary | undefined;
+  readonly #slots: ConnectionSlots;
   #serving = 0;
-  #nextId = 1;
   // One pair of callbacks for every connection, rather than two closures each.
   readonly #lifecycle: ConnectionLifecycle = {
-    conversationOver: () => this.#serving--,
+    conversationOver: () => {
+      this.#serving--;
+      this.#slots.release();
+    },
     closed: (connection) => this.#connections.delete(connection),
   };
 
@@ -187,6 +196,7 @@ export class AcceptLoop implements UppercaseServer {
   constructor(listener: ConnectionSource, settings: Settings) {
     this.#listener = listener;
     this.#settings = settings;
+    this.#slots = settings.slots ?? new LocalSlots();
     this.#clientsGone = settings.log && new ClientGoneSummary(settings.log);
     this.addr = listener.addr as TcpAddr;
     this.finished = this.#acceptLoop();
@@ -225,7 +235,7 @@ export class AcceptLoop implements UppercaseServer {
 
   async #acceptLoop(): Promise<void> {
     let backoffMs = 0, unexpected = 0;
-    let failed: ListenerFailedError | undefined;
+    let failed: ServerFailedError | undefined;
     while (!this.#stopping.signal.aborted) {
       let conn: AcceptedConn;
       try {
@@ -241,7 +251,7 @@ export class AcceptLoop implements UppercaseServer {
         }
         const why = describeNetworkError(error);
         if (failure === "unexpected" && ++unexpected === MAX_UNEXPECTED_ACCEPT_FAILURES) {
-          failed = new ListenerFailedError(
+          failed = new ServerFailedError(
             `Cannot accept connections: ${why}; gave up after ${unexpected} failures in a row`,
           );
           break;
@@ -260,7 +270,7 @@ export class AcceptLoop implements UppercaseServer {
         closeQuietly(conn);
         break;
       }
-      const id = this.#nextId++;
+      const id = this.#slots.nextId();
       if (!this.#mayConnect(conn)) {
         const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
         const trusted = this.#settings.proxy?.trustedText;
@@ -268,12 +278,12 @@ export class AcceptLoop implements UppercaseServer {
         closeQuietly(conn);
         continue;
       }
-      if (this.#serving >= this.#settings.maxConnections) {
+      // The slot is freed when the conversation is over, before the drain, so a
+      // client that has seen its connection end finds its slot free.
+      if (!this.#slots.take(this.#settings.maxConnections)) {
         this.#refuse(id, conn);
         continue;
       }
-      // The slot is freed when the conversation is over, before the drain, so a
-      // client that has seen its connection end finds its slot free.
       this.#serving++;
       this.#connections.add(new Connection(id, conn, this.#settings, this.#lifecycle));
     }

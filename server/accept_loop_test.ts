@@ -13,7 +13,7 @@ import {
   AcceptLoop,
   classifyAcceptError,
   type ConnectionSource,
-  ListenerFailedError,
+  ServerFailedError,
 } from "./accept_loop.ts";
 import { resolveSettings } from "./settings.ts";
 import { Peer, WaitableLog } from "../test_helpers.ts";
@@ -145,7 +145,7 @@ Deno.test("AcceptLoop gives up after 10 accept failures in a row that it cannot 
   assert.equal(await client.readLine(), "HOLA\n");
   await assert.rejects(
     server.finished,
-    new ListenerFailedError(
+    new ServerFailedError(
       "Cannot accept connections: Invalid argument (os error 22); gave up after 10 failures in a row",
     ),
   );

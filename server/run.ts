@@ -7,7 +7,7 @@
  */
 
 import { EXIT } from "../cli/exit_status.ts";
-import { ListenerFailedError, type UppercaseServer } from "./accept_loop.ts";
+import { ServerFailedError, type UppercaseServer } from "./accept_loop.ts";
 
 /** What a program needs of a running server: to stop it, and to know when it has. */
 export type Stoppable = Pick<UppercaseServer, "stop" | "finished">;
@@ -27,7 +27,7 @@ export async function runUntilStopped(server: Stoppable): Promise<number> {
     await server.finished;
     return EXIT.OK;
   } catch (error) {
-    if (!(error instanceof ListenerFailedError)) throw error;
+    if (!(error instanceof ServerFailedError)) throw error;
     console.error(error.message);
     return EXIT.SOFTWARE;
   } finally {

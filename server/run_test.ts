@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { runUntilStopped } from "./run.ts";
-import { ListenerFailedError } from "./accept_loop.ts";
+import { ServerFailedError } from "./accept_loop.ts";
 import { EXIT } from "../cli/exit_status.ts";
 
 /** A stand-in server: it finishes as `stop()` or the test says. */
@@ -64,7 +64,7 @@ Deno.test("runUntilStopped reports a listener that failed for good in one line a
   let status: number | undefined;
   const printed = await capturingErrors(async () => {
     const running = runUntilStopped(server);
-    server.fail(new ListenerFailedError("Cannot accept connections: broken; gave up"));
+    server.fail(new ServerFailedError("Cannot accept connections: broken; gave up"));
     status = await running;
   });
   assert.equal(status, EXIT.SOFTWARE);

@@ -12,6 +12,7 @@ import {
   DEFAULT_PORT,
 } from "../protocol.ts";
 import { AddressRanges } from "./ip.ts";
+import type { ConnectionSlots } from "./slots.ts";
 
 /** Default most connections served at once. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -138,6 +139,8 @@ export interface Settings {
   tls?: { cert: string; key: string; handshakeTimeoutMs: number };
   /** `undefined` when nothing is logged. */
   log?: (line: string) => void;
+  /** Ids and connection slots shared with other workers; `undefined` when the server counts alone. */
+  slots?: ConnectionSlots;
 }
 
 /** How connections that start with a PROXY header are taken. */

@@ -1,0 +1,30 @@
+/**
+ * Starting a server from its settings: the listener, plain TCP or TLS, and the
+ * accept loop over it. `serve()` in `server.ts` and each worker of
+ * `--parallel` start theirs here.
+ *
+ * @module
+ */
+
+import { AcceptLoop } from "./accept_loop.ts";
+import type { Settings } from "./settings.ts";
+
+/**
+ * Listens as `settings` say and starts accepting.
+ *
+ * @param settings Every option, defaults filled in.
+ * @returns The running server.
+ * @throws {Deno.errors.AddrInUse} When the address is taken, and the other errors of `Deno.listen`.
+ * @throws {Deno.errors.InvalidData} When `tls` holds no certificate or no key.
+ */
+export function listenWith(settings: Settings): AcceptLoop {
+  const address = {
+    hostname: settings.hostname,
+    port: settings.port,
+    reusePort: settings.reusePort,
+  };
+  const listener = settings.tls
+    ? Deno.listenTls({ ...address, cert: settings.tls.cert, key: settings.tls.key })
+    : Deno.listen(address);
+  return new AcceptLoop(listener, settings);
+}

@@ -1,0 +1,37 @@
+/**
+ * Tests of starting a server from its settings: it listens where they say,
+ * shares a port with `reusePort`, and counts with the slots it is given.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { listenWith } from "./listen.ts";
+import { resolveSettings } from "./settings.ts";
+import { SharedSlots } from "./slots.ts";
+import { Peer } from "../test_helpers.ts";
+
+Deno.test("listenWith listens where the settings say and answers", async () => {
+  await using server = listenWith(resolveSettings({ port: 0, log: null }));
+  assert.equal(server.addr.hostname, "127.0.0.1");
+  using peer = await Peer.connect(server.addr);
+  await peer.send("hola\n");
+  assert.equal(await peer.readLine(), "HOLA\n");
+});
+
+Deno.test("listenWith with reusePort lets two servers share a port, and shared slots hold one limit", async () => {
+  const slots = SharedSlots.buffer();
+  const settings = (port: number) => ({
+    ...resolveSettings({ port, reusePort: true, maxConnections: 1, log: null }),
+    slots: new SharedSlots(slots),
+  });
+  await using first = listenWith(settings(0));
+  await using second = listenWith(settings(first.addr.port));
+  assert.equal(second.addr.port, first.addr.port);
+  using served = await Peer.connect(first.addr);
+  await served.send("hola\n");
+  assert.equal(await served.readLine(), "HOLA\n");
+  // Whichever of the two takes the next client, the one slot is taken.
+  using refused = await Peer.connect(first.addr);
+  assert.match(await refused.readLine(), /^ERROR too many connections \(limit 1\)/);
+});
