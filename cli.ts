@@ -19,6 +19,12 @@ export const VERSION: string = config.version;
 export interface Flag {
   /** The placeholder of its value, such as `<n>`; left out for a switch. */
   value?: string;
+  /**
+   * The value may be left out, as in `--parallel --port 6000`: the flag then
+   * reads as `""`. A value must follow the flag as the next argument that is
+   * not a flag, or after `=`.
+   */
+  optional?: boolean;
   /** A one-letter alias, such as `h` for `-h`. */
   short?: string;
   /** The default, as shown to people; the program fills it in elsewhere. */
@@ -116,6 +122,13 @@ export function parseFlags<T extends Flags>(args: string[], flags: T): FlagValue
     options[name] = { type: flag.value ? "string" : "boolean" };
     if (flag.short) options[name].short = flag.short;
   }
+  // parseArgs knows no optional values: a bare flag that may go without one is given "".
+  const optional = new Set(
+    Object.entries(flags).filter(([, flag]) => flag.optional).map(([name]) => `--${name}`),
+  );
+  args = args.map((arg, i) =>
+    optional.has(arg) && (i + 1 === args.length || args[i + 1].startsWith("-")) ? `${arg}=` : arg
+  );
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false })
       .values as FlagValues<T>;

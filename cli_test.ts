@@ -39,6 +39,20 @@ Deno.test("parseFlags reads values, switches and short aliases", () => {
   assert.deepEqual({ ...parseFlags([], FLAGS) }, {});
 });
 
+Deno.test("parseFlags reads a flag whose value may be left out, wherever it stands", () => {
+  const flags = { ...FLAGS, jobs: { value: "[<n>]", optional: true, help: "Workers" } };
+  const table: [string[], Record<string, string | boolean>][] = [
+    [["--jobs"], { jobs: "" }],
+    [["--jobs", "--port", "6000"], { jobs: "", port: "6000" }],
+    [["--jobs", "4"], { jobs: "4" }],
+    [["--jobs=4", "--quiet"], { jobs: "4", quiet: true }],
+    [["--port", "6000", "--jobs", "x"], { port: "6000", jobs: "x" }],
+  ];
+  for (const [args, want] of table) {
+    assert.deepEqual({ ...parseFlags(args, flags) }, want, args.join(" "));
+  }
+});
+
 Deno.test("parseFlags rejects unknown flags, missing values and stray arguments in words", () => {
   const table: [string[], string][] = [
     [["--prot", "1"], 'Unknown option "--prot"'],

@@ -21,7 +21,7 @@
 import { connect } from "./client/connect.ts";
 import { replyLimit } from "./protocol.ts";
 import { readCommandLine } from "./cli.ts";
-import { readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
+import { giveUpReading, readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
 import { formatAddress } from "./io.ts";
 import { CLIENT_COMMAND_LINE } from "./client/command_line.ts";
 import { ReplyStream } from "./client/replies.ts";
@@ -111,6 +111,7 @@ export async function main(args: string[]): Promise<number> {
     caFile === undefined ? undefined : [await readPemFile(caFile, "CA certificate", "CERTIFICATE")]
   );
   if (typeof caCerts === "number") return caCerts;
+  giveUpReading();
   const interactive = Deno.stdin.isTerminal();
   // Raw mode hands every key to the line editor; Ctrl-C arrives as a key, not a signal.
   if (interactive) Deno.stdin.setRaw(true);

@@ -15,15 +15,21 @@
 
 import { readCommandLine } from "./cli.ts";
 import { EXIT } from "./cli/exit_status.ts";
-import { readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
+import { giveUpReading, readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
 import { formatAddress } from "./io.ts";
-import { AcceptLoop, type UppercaseServer } from "./server/accept_loop.ts";
+import { ServerFailedError, type UppercaseServer } from "./server/accept_loop.ts";
+import { ParallelServer, WORKER_MODULE } from "./server/parallel.ts";
+import { listenWith } from "./server/listen.ts";
 import { resolveSettings, type ServeOptions } from "./server/settings.ts";
-import { describeListenError, SERVER_COMMAND_LINE } from "./server/command_line.ts";
+import {
+  describeListenError,
+  SERVER_COMMAND_LINE,
+  WORKERS_NEED_READ_ACCESS,
+} from "./server/command_line.ts";
 import { runUntilStopped } from "./server/run.ts";
 
 export {
-  ListenerFailedError,
+  ServerFailedError,
   STOP_GRACE_MS,
   type TcpAddr,
   type UppercaseServer,
@@ -54,16 +60,7 @@ export { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./server/settings.ts
  * @throws {Deno.errors.InvalidData} When `tls` holds no certificate or no key.
  */
 export function serve(options: ServeOptions = {}): UppercaseServer {
-  const settings = resolveSettings(options);
-  const address = {
-    hostname: settings.hostname,
-    port: settings.port,
-    reusePort: settings.reusePort,
-  };
-  const listener = settings.tls
-    ? Deno.listenTls({ ...address, cert: settings.tls.cert, key: settings.tls.key })
-    : Deno.listen(address);
-  return new AcceptLoop(listener, settings);
+  return listenWith(resolveSettings(options));
 }
 
 /**
@@ -75,7 +72,7 @@ export function serve(options: ServeOptions = {}): UppercaseServer {
 export async function main(args: string[]): Promise<number> {
   const command = readCommandLine(args, SERVER_COMMAND_LINE);
   if (typeof command === "number") return command;
-  const { options, tlsFiles } = command;
+  const { options, tlsFiles, workers } = command;
   const tls = await readArgumentFiles(async () =>
     tlsFiles && {
       cert: await readPemFile(tlsFiles.cert, "TLS certificate", "CERTIFICATE"),
@@ -84,15 +81,31 @@ export async function main(args: string[]): Promise<number> {
   );
   if (typeof tls === "number") return tls;
   options.tls = tls;
-  let server: UppercaseServer;
+  if (workers > 1 && !mayStartWorkers()) {
+    console.error(WORKERS_NEED_READ_ACCESS);
+    return EXIT.USAGE;
+  }
+  let server: UppercaseServer | ParallelServer;
   try {
-    server = serve(options);
+    server = workers > 1 ? await ParallelServer.start(options, workers) : serve(options);
   } catch (error) {
+    if (error instanceof ServerFailedError) {
+      console.error(error.message);
+      return EXIT.SOFTWARE;
+    }
     console.error(describeListenError(error, formatAddress(resolveSettings(options)), tlsFiles));
     return EXIT.CANNOT_LISTEN;
   }
-  console.log(`Listening on ${formatAddress(server.addr)} (Ctrl-C to stop)`);
+  // Only now: the workers, if any, have loaded their code.
+  giveUpReading();
+  const across = workers > 1 ? ` with ${workers} workers` : "";
+  console.log(`Listening on ${formatAddress(server.addr)}${across} (Ctrl-C to stop)`);
   return await runUntilStopped(server);
+}
+
+/** Whether the workers of `--parallel` may load their code, which takes read access to it. */
+function mayStartWorkers(): boolean {
+  return Deno.permissions.querySync({ name: "read", path: WORKER_MODULE }).state === "granted";
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -21,7 +21,8 @@ const available = {
 warnIfMissing("structure_test.ts", available, "coreutils");
 
 const ROOT = new URL(".", import.meta.url).href;
-const ENTRY_POINTS = ["server.ts", "client.ts", "protocol.ts"];
+// The worker module too: the server starts it by its address, which no import shows.
+const ENTRY_POINTS = ["server.ts", "client.ts", "protocol.ts", "server/worker.ts"];
 const MAX_LINES = 400;
 
 interface InfoModule {

@@ -469,3 +469,22 @@ export async function runClientProcess(
   const client = spawnClient(port, input, ...flags);
   return { ...client, code: await client.exited };
 }
+
+/**
+ * How many file handles a process holds and how much memory it has resident,
+ * read from `/proc` through `ls` and `cat`, which `deno task test` lets the
+ * tests run (reading another process's `/proc` directly needs every permission).
+ *
+ * @param pid The process.
+ * @returns Its open file handles, and its resident memory in KiB (`VmRSS`).
+ */
+export async function processResources(pid: number): Promise<{ fds: number; rssKib: number }> {
+  const output = async (command: string, args: string[]) => {
+    const { stdout, success } = await new Deno.Command(command, { args, stderr: "null" }).output();
+    assert(success, `${command} ${args.join(" ")} failed`);
+    return decoder.decode(stdout);
+  };
+  const fds = (await output("ls", [`/proc/${pid}/fd`])).split("\n").filter(Boolean).length;
+  const rss = (await output("cat", [`/proc/${pid}/status`])).match(/^VmRSS:\s+(\d+) kB$/m);
+  return { fds, rssKib: Number(rss![1]) };
+}

@@ -340,3 +340,36 @@ Deno.test({
     assert.equal(await stopProcess(good), 0);
   },
 });
+
+Deno.test({
+  name:
+    "TLS with --parallel 2: 40 clients verify the certificate and get their replies from both workers",
+  ignore: !certificates || !available.deno,
+  async fn() {
+    await using certs = await makeTestCertificates();
+    const server = await startServerDirectly(
+      "--parallel",
+      "2",
+      "--tls-cert",
+      certs.server.certFile,
+      "--tls-key",
+      certs.server.keyFile,
+    );
+    try {
+      await Promise.all(Array.from({ length: 40 }, async (_, client) => {
+        using conn = await connectTls({ addr: server.addr, certs });
+        await conn.write(encoder.encode(`cliente ${client}\n`));
+        const buffer = new Uint8Array(64);
+        let reply = "";
+        while (!reply.endsWith("\n")) {
+          reply += decoder.decode(buffer.subarray(0, (await conn.read(buffer))!));
+        }
+        assert.equal(reply, `CLIENTE ${client}\n`);
+      }));
+      await server.stderr.waitFor(/^\[worker 1\] .* connected$/m);
+      await server.stderr.waitFor(/^\[worker 2\] .* connected$/m);
+    } finally {
+      assert.equal(await stopProcess(server), 0);
+    }
+  },
+});

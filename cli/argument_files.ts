@@ -2,6 +2,7 @@
  * Files named on the command line (TLS certificates and keys, a CA): read once
  * at startup, checked to hold what they should, and then read access given up
  * for good, so that nothing a peer sends can make the program read a file.
+ * (The server gives it up once its workers, if any, have loaded their code.)
  *
  * @module
  */
@@ -36,9 +37,9 @@ export async function readPemFile(path: string, what: string, label: string): Pr
 }
 
 /**
- * Reads the files named on the command line, then gives up reading files for
- * good: whatever clients send, the program cannot read a file after this. A
- * file that cannot be used is reported in one line on stderr.
+ * Reads the files named on the command line. A file that cannot be used is
+ * reported in one line on stderr. Call {@linkcode giveUpReading} once the
+ * program needs no more files.
  *
  * @param read Reads the files, with {@linkcode readPemFile}.
  * @returns What `read` gave, or {@linkcode EXIT.USAGE} when a file cannot be used.
@@ -54,8 +55,15 @@ export async function readArgumentFiles<T extends object | undefined>(
     console.error(error.message);
     return EXIT.USAGE;
   }
-  Deno.permissions.revokeSync({ name: "read" });
   return files;
+}
+
+/**
+ * Gives up reading files for good, for the whole process and its workers:
+ * whatever peers send, the program cannot read a file after this.
+ */
+export function giveUpReading(): void {
+  Deno.permissions.revokeSync({ name: "read" });
 }
 
 function describeReadError(error: unknown): string {

@@ -90,15 +90,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "readArgumentFiles gives what was read, then gives up read access for good",
+  name: "giveUpReading takes read access away for good, after readArgumentFiles gave what was read",
   ignore: !mayUseFiles || !mayRunDeno,
   async fn() {
     await using folder = await folderWith({ "ca.pem": PEM });
     // In a process of its own: giving up read access here would take it from every test module.
     const program = `
-      import { readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
+      import { giveUpReading, readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
       const path = "${folder.path}/ca.pem";
       const files = await readArgumentFiles(async () => ({ ca: await readPemFile(path, "CA", "CERTIFICATE") }));
+      giveUpReading();
       const after = await Deno.readTextFile(path).then(() => "read", (error) => error.name);
       console.log(JSON.stringify({ files, after }));`;
     const { stdout, success } = await new Deno.Command("deno", {

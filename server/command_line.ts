@@ -62,6 +62,11 @@ export const SERVER_FLAGS = {
     help: "Close a connection silent (or not reading) this long; `0` never",
   },
   "reuse-port": { help: "Share the port with other server processes (`SO_REUSEPORT`, Linux)" },
+  parallel: {
+    value: "[<n>]",
+    optional: true,
+    help: "Serve with n workers, or one per core (`DENO_JOBS`), sharing the port (Linux)",
+  },
   "proxy-protocol": {
     help: "Every connection starts with a PROXY header (HAProxy's `send-proxy`, `send-proxy-v2`)",
   },
@@ -80,12 +85,71 @@ export const SERVER_FLAGS = {
   version: { short: "V", help: "The version" },
 } as const satisfies Flags;
 
-/** What the server's command line asks for: `serve()` options, and the TLS files to read into them. */
+/** What the server's command line asks for: `serve()` options, the TLS files to read into them, and how many workers. */
 export interface ServerCommand {
   /** The options, `tls` aside. */
   options: ServeOptions;
   /** The certificate and key files, to be read before `serve()`. */
   tlsFiles?: { cert: string; key: string };
+  /** How many workers serve (`--parallel`); 1 runs the server in the main thread alone. */
+  workers: number;
+}
+
+/** Why `--parallel` cannot start without read access, and what to do. */
+export const WORKERS_NEED_READ_ACCESS =
+  "--parallel needs read access to the server's own code, which each worker loads. " +
+  "Run it with deno task server, or deno run --allow-net --allow-read";
+
+/** The most workers `--parallel` starts. */
+export const MAX_WORKERS = 256;
+
+/** Where `--parallel` runs: what decides how many workers it starts, and whether it can. */
+export interface Machine {
+  /** As `Deno.build.os`. */
+  os: string;
+  /** How many cores, as `navigator.hardwareConcurrency`. */
+  cores: number;
+  /** `DENO_JOBS`, where the environment grants it. */
+  jobs?: string;
+}
+
+/** This machine, as `--parallel` sees it. */
+export function thisMachine(): Machine {
+  const mayRead =
+    Deno.permissions.querySync({ name: "env", variable: "DENO_JOBS" }).state === "granted";
+  return {
+    os: Deno.build.os,
+    cores: navigator.hardwareConcurrency,
+    jobs: mayRead ? Deno.env.get("DENO_JOBS") : undefined,
+  };
+}
+
+/**
+ * How many workers `--parallel` asks for: the count given; or, when it is
+ * left out, `DENO_JOBS` or one per core, as for `deno serve --parallel`.
+ *
+ * @param value The flag's text: `undefined` when it is left out, `""` when given without a count.
+ * @param machine Where the server runs.
+ * @returns The count; 1 when the flag is left out.
+ * @throws {UsageError} For a count that is not a whole number from 1 to {@linkcode MAX_WORKERS},
+ *   and anywhere but on Linux.
+ */
+export function workerCount(value: string | undefined, machine: Machine): number {
+  if (value === undefined) return 1;
+  if (machine.os !== "linux") {
+    throw new UsageError(
+      "--parallel works on Linux only, where SO_REUSEPORT spreads connections among listeners. " +
+        "Elsewhere, run one server per core behind a load balancer",
+    );
+  }
+  const range = { min: 1, max: MAX_WORKERS };
+  if (value !== "") return integerFlag("parallel", value, range)!;
+  if (machine.jobs === undefined) return Math.min(machine.cores, MAX_WORKERS);
+  try {
+    return integerFlag("parallel", machine.jobs, range)!;
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace("--parallel", "DENO_JOBS"));
+  }
 }
 
 /** The server's command line: flags to `serve()` options; `--help` and `--version`. */
@@ -96,10 +160,15 @@ export const SERVER_COMMAND_LINE: CommandLine<typeof SERVER_FLAGS, ServerCommand
     summary: "answers each line with the line in UPPERCASE.",
     notes: `Examples:
   deno task server --port 6000
+  deno task server --host 0.0.0.0 --parallel   # every core, one worker each
   echo "hola servidor" | nc 127.0.0.1 5000      # prints HOLA SERVIDOR
 
 Stop it with Ctrl-C (or SIGTERM): it closes every connection and exits 0.`,
-    read: (flags) => ({ options: serveOptionsFrom(flags), tlsFiles: tlsFilesFrom(flags) }),
+    read: (flags) => ({
+      options: serveOptionsFrom(flags),
+      tlsFiles: tlsFilesFrom(flags),
+      workers: workerCount(flags.parallel, thisMachine()),
+    }),
   },
 );
 

@@ -7,7 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import { describeListenError, SERVER_COMMAND_LINE } from "./command_line.ts";
+import {
+  describeListenError,
+  MAX_WORKERS,
+  SERVER_COMMAND_LINE,
+  workerCount,
+} from "./command_line.ts";
 import { parseFlags, UsageError } from "../cli.ts";
 
 /** The options the command line `args` gives `serve()`. */
@@ -130,4 +135,43 @@ Deno.test("describeListenError says what happened and what to do, in one line", 
     assert.equal(line, want);
     assert(!line.includes("\n"));
   }
+});
+
+Deno.test("workerCount takes the count given, else DENO_JOBS, else one worker per core", () => {
+  const linux = { os: "linux", cores: 4 };
+  assert.equal(workerCount(undefined, linux), 1, "no --parallel: the server alone");
+  assert.equal(workerCount("", linux), 4);
+  assert.equal(workerCount("", { ...linux, jobs: "3" }), 3);
+  assert.equal(workerCount("2", { ...linux, jobs: "3" }), 2, "the flag's count wins");
+  assert.equal(workerCount("", { os: "linux", cores: 1000 }), MAX_WORKERS);
+});
+
+Deno.test("workerCount refuses a bad count, from the flag or DENO_JOBS, naming where it came from", () => {
+  const linux = { os: "linux", cores: 4 };
+  for (const bad of ["0", "x", "-1", "257"]) {
+    assert.throws(
+      () => workerCount(bad, linux),
+      new UsageError(
+        `Invalid value "${bad}" for --parallel: expected a whole number from 1 to 256`,
+      ),
+    );
+  }
+  assert.throws(
+    () => workerCount("", { ...linux, jobs: "many" }),
+    new UsageError('Invalid value "many" for DENO_JOBS: expected a whole number from 1 to 256'),
+  );
+});
+
+Deno.test("workerCount refuses --parallel off Linux, where SO_REUSEPORT does not balance", () => {
+  for (const os of ["darwin", "windows", "freebsd"]) {
+    assert.throws(
+      () => workerCount("2", { os, cores: 4 }),
+      /^UsageError: --parallel works on Linux only/,
+    );
+  }
+  assert.equal(
+    workerCount(undefined, { os: "darwin", cores: 4 }),
+    1,
+    "without it, nothing changes",
+  );
 });

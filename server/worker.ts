@@ -1,0 +1,46 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+/**
+ * One worker of `--parallel`: the same server as a single process runs, on its
+ * own thread and listener, sharing the port with the other workers through
+ * `SO_REUSEPORT` and their ids and connection slots through `Atomics`. Its log
+ * lines go to the main thread, which writes them as one stream.
+ * `server/parallel.ts` starts it and speaks the messages it defines.
+ *
+ * @module
+ */
+
+import { listenWith } from "./listen.ts";
+import { resolveSettings } from "./settings.ts";
+import { SharedSlots } from "./slots.ts";
+import type { ToWorker, WorkerReport } from "./parallel.ts";
+import type { AcceptLoop } from "./accept_loop.ts";
+
+let server: AcceptLoop | undefined;
+
+function report(message: WorkerReport): void {
+  self.postMessage(message);
+}
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  if (message.type === "start") start(message);
+  else void server?.stop().catch(() => {}).then(() => report({ type: "stopped" }));
+};
+
+function start({ worker, options, log, slots }: Extract<ToWorker, { type: "start" }>): void {
+  const settings = resolveSettings({
+    ...options,
+    reusePort: true,
+    log: log ? (line) => report({ type: "log", line: `[worker ${worker}] ${line}` }) : null,
+  });
+  try {
+    server = listenWith({ ...settings, slots: new SharedSlots(slots) });
+  } catch (error) {
+    const { name, message } = error instanceof Error ? error : new Error(String(error));
+    return report({ type: "cannot listen", name, message });
+  }
+  report({ type: "listening", port: server.addr.port });
+  // A listener that failed for good fails the whole server, as in one process.
+  server.finished.catch((error) => report({ type: "failed", message: String(error.message) }));
+}
