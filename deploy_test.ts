@@ -1,17 +1,19 @@
 /**
  * Running more than one server, as the README's "Running more than one" says,
  * with the real programs: `deploy/haproxy.cfg` in the real HAProxy in front of
- * two server processes that take the PROXY protocol, and two processes sharing
- * one port with `--reuse-port`.
+ * two server processes that take the PROXY protocol, two processes sharing
+ * one port with `--reuse-port`, and `deploy/uppercase-tcp.service` checked by
+ * systemd's own `systemd-analyze`.
  *
- * They start `deno` and `haproxy`, which `deno task test` grants. Without them
- * (plain `deno test --allow-net`, or no HAProxy installed) they are skipped,
- * with a message saying how to include them.
+ * They start `deno`, `haproxy` and `systemd-analyze`, which `deno task test`
+ * grants. Without them (plain `deno test --allow-net`, or the programs not
+ * installed) they are skipped, with a message saying how to include them.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import unit from "./deploy/uppercase-tcp.service" with { type: "text" };
 import net from "node:net";
 import { once } from "node:events";
 import {
@@ -29,8 +31,11 @@ import {
 const available = {
   deno: await canRun("deno", ["--version"]),
   haproxy: await canRun("haproxy", ["-v"]),
+  "systemd-analyze": await canRun("systemd-analyze", ["--version"]),
 };
-warnIfMissing("deploy_test.ts", available, "haproxy");
+warnIfMissing("deploy_test.ts", available, "haproxy systemd");
+const mayWriteTestTmp =
+  (await Deno.permissions.query({ name: "write", path: ".test-tmp" })).state === "granted";
 
 const LOOPBACK = "127.0.0.1";
 
@@ -269,5 +274,57 @@ Deno.test({
     } finally {
       await Promise.all([stopProcess(first), stopProcess(second)]);
     }
+  },
+});
+
+/** Runs `systemd-analyze` with `args`; gives its exit code and what it printed. */
+async function systemdAnalyze(args: string[]) {
+  const { code, stdout, stderr } = await new Deno.Command("systemd-analyze", { args }).output();
+  const decoder = new TextDecoder();
+  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+Deno.test({
+  name: "deploy/uppercase-tcp.service passes systemd-analyze verify without a warning",
+  ignore: !available["systemd-analyze"] || !mayWriteTestTmp,
+  async fn() {
+    // verify also checks that the executable exists: the one place where the
+    // unit is changed, to name an executable every machine has.
+    const executable = "/usr/local/bin/uppercase-server";
+    assert(unit.includes(`ExecStart=${executable} `));
+    await Deno.mkdir(".test-tmp", { recursive: true });
+    const folder = await Deno.makeTempDir({ dir: ".test-tmp", prefix: "systemd-" });
+    try {
+      const path = `${folder}/uppercase-tcp.service`;
+      await Deno.writeTextFile(
+        path,
+        unit.replace(`ExecStart=${executable} `, "ExecStart=/bin/sh "),
+      );
+      const { code, output } = await systemdAnalyze(["verify", path]);
+      assert.deepEqual({ code, output }, { code: 0, output: "" });
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "deploy/uppercase-tcp.service is rated OK by systemd-analyze security --offline=yes, exposure 2.0 or lower",
+  ignore: !available["systemd-analyze"],
+  async fn() {
+    const { code, output } = await systemdAnalyze([
+      "security",
+      "--offline=yes",
+      "--threshold=20", // tenths: fail above 2.0
+      "deploy/uppercase-tcp.service",
+    ]);
+    const rating = output.match(
+      /Overall exposure level for uppercase-tcp\.service: ([\d.]+) (\w+)/,
+    );
+    assert(rating, output);
+    console.log(`systemd-analyze security: exposure ${rating[1]} ${rating[2]}`);
+    assert.equal(code, 0, output);
+    assert(Number(rating[1]) <= 2.0 && rating[2] === "OK", rating[0]);
   },
 });
