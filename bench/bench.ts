@@ -12,17 +12,7 @@
  * @module
  */
 
-import {
-  cpuSeconds,
-  idle,
-  type LoadMode,
-  type Measurement,
-  pingPong,
-  pipelined,
-  ReplyMismatch,
-  type RunOptions,
-  type Target,
-} from "./load.ts";
+import { idle, ReplyMismatch } from "./load.ts";
 import {
   type Flags,
   integerFlag,
@@ -31,7 +21,7 @@ import {
   reportUsageError,
   UsageError,
 } from "../cli.ts";
-import { compileNative, runNative } from "./native.ts";
+import { compileNative } from "./native.ts";
 import { renderChart, renderTable, type Results } from "./report.ts";
 import {
   BASELINES,
@@ -44,19 +34,22 @@ import {
   type ServerUnderTest,
   startServer,
 } from "./servers.ts";
-import { makeTestCertificates } from "../test_certificates.ts";
+import { driver, loadScenario, measure, report, type Scenario } from "./measure.ts";
+import { parallelGain, tlsCost, workerMemory } from "./comparisons.ts";
+import { MAX_WORKERS } from "../server/command_line.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-/** Over this share of a core, the generator, not the server, sets the pace. */
-const GENERATOR_BOUND = 0.9;
-/** Lines each pipelined connection keeps in flight. */
-const PIPELINE_DEPTH = 128;
 const OURS = "uppercase-tcp (Deno)";
 
 const BENCH_FLAGS = {
   compare: {
     help:
       "Also measure, in the same run, the Node.js baseline, the bare `Deno.Conn` loop and the syscalls-only C server",
+  },
+  parallel: {
+    value: "<n>",
+    help:
+      "Run our server with n workers (`--parallel n`), and compare it with one worker, pinned and unpinned",
   },
   host: { value: "<address>", help: "Measure the server already listening there instead of ours" },
   port: { value: "<n>", default: 5000, help: "Its port (with --host)" },
@@ -84,58 +77,6 @@ const USAGE = `deno task bench [options]: load-test an uppercase server and prin
 Options:
 ${optionsHelp(BENCH_FLAGS)}`;
 
-interface Scenario {
-  title: string;
-  /** How many times it runs on each server; the median by messages/s is reported. */
-  rounds: number;
-  /** Whether the servers the bench started are restarted before it. */
-  freshServer?: boolean;
-  run(server: ServerUnderTest, options: RunOptions): Promise<Measurement>;
-}
-
-/**
- * Drives a load scenario: through the native generator when there is one,
- * otherwise on Deno's sockets, which set the pace themselves.
- */
-type Drive = (
-  mode: LoadMode,
-  target: Target,
-  connections: number,
-  options: RunOptions,
-) => Promise<Measurement>;
-
-function driver(generator: string | undefined): Drive {
-  if (generator) {
-    return (mode, target, connections, options) =>
-      runNative(generator, mode, target, connections, options, PIPELINE_DEPTH);
-  }
-  return (mode, target, connections, options) =>
-    mode === "ping-pong"
-      ? pingPong(target, connections, options)
-      : pipelined(target, connections, PIPELINE_DEPTH, options, mode === "small-writes");
-}
-
-/** The scenarios every server runs, in order. */
-function scenarios(drive: Drive, rounds: number, idleConnections: number): Scenario[] {
-  const load = (mode: LoadMode, connections: number, title: string): Scenario => ({
-    title: `${title} with ${connections} connection${connections > 1 ? "s" : ""}`,
-    rounds,
-    run: (server, options) => drive(mode, server.target, connections, options),
-  });
-  return [
-    ...[1, 100, 1000].map((n) => load("ping-pong", n, "ping-pong")),
-    ...[1, 10].map((n) => load("pipelined", n, "pipelined, topped up per read")),
-    ...[1, 10].map((n) => load("small-writes", n, "pipelined, one send per line")),
-    {
-      title: `${idleConnections} idle connections`,
-      rounds: 1,
-      // What a connection costs, not what the earlier scenarios left behind in the heap.
-      freshServer: true,
-      run: (server, options) => idle(server.target, idleConnections, server.pid, options),
-    },
-  ];
-}
-
 async function main(args: string[]): Promise<number> {
   let settings;
   try {
@@ -148,10 +89,10 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const { flags, seconds, rounds, port, pid } = settings;
+  const { flags, port, pid, workers, ...timing } = settings;
   const pinned = await pinToCore(Deno.pid, GENERATOR_CORE);
   const core = pinned ? SERVER_CORE : undefined;
-  const results: Results = { machine: await describeMachine(pinned), servers: [] };
+  const results: Results = { machine: await describeMachine(pinned), servers: [], comparisons: [] };
   const buildDir = await Deno.makeTempDir({ prefix: "uppercase-bench-" });
   const native = await compileNative(buildDir);
   const generator = "failed" in native ? undefined : native.generator;
@@ -163,12 +104,12 @@ async function main(args: string[]): Promise<number> {
   results.machine.generator = generator
     ? "native (C, one epoll loop, compiled with cc) for ping-pong and pipelined; Deno's sockets for idle"
     : "Deno's sockets, as there is no C compiler: every figure is generator-bound";
+  const load = driver(generator);
 
-  const ours = (name = OURS, ...flags: string[]) =>
-    startServer(name, ourServerCommand(...flags), core);
+  const ourFlags = workers > 1 ? ["--parallel", String(workers)] : [];
   const starters: (() => Promise<ServerUnderTest>)[] = flags.host
     ? [() => Promise.resolve(externalServer(flags.host!, port, pid))]
-    : [() => ours()];
+    : [() => startServer(OURS, ourServerCommand(...ourFlags), core)];
   if (flags.compare) {
     starters.push(() =>
       startServer(BASELINES.denoBare.name, [...BASELINES.denoBare.command], core)
@@ -178,27 +119,30 @@ async function main(args: string[]): Promise<number> {
     }
     starters.push(() => startServer(BASELINES.node.name, [...BASELINES.node.command], core));
   }
-  const generatorBound = (m: Measurement) =>
-    m.scenario !== "idle" && (!generator || m.generatorCpu > GENERATOR_BOUND);
 
-  // Every server runs at once, and each scenario runs on each server in turn, so
-  // a machine that slows down for a while slows them alike.
   const servers: ServerUnderTest[] = [];
   try {
     for (const start of starters) servers.push(await start());
     results.servers = servers.map((server) => ({ name: server.name, measurements: [] }));
-    const idleConnections = flags.quick ? 1_000 : 10_000;
-    for (const scenario of scenarios(driver(generator), rounds, idleConnections)) {
+    for (const scenario of scenarios(load, timing.rounds, flags.quick ? 1_000 : 10_000)) {
       if (scenario.freshServer) {
         for (const [i, server] of servers.entries()) {
           servers[i] = await starters[i]();
           await server.stop();
         }
       }
-      const medians = await measure(servers, scenario, seconds, generatorBound);
+      const medians = await measure(servers, scenario, timing.seconds, load.bound);
       medians.forEach((measurement, i) => results.servers[i].measurements.push(measurement));
     }
-    if (!flags.host && !flags["no-tls"]) results.tls = await measureTlsCost(ours, rounds, seconds);
+    for (const server of servers.splice(0)) await server.stop();
+    if (!flags.host && !flags["no-tls"]) {
+      const tls = await tlsCost(core, timing);
+      if (tls) results.comparisons.push(tls);
+    }
+    if (!flags.host && workers > 1) {
+      results.comparisons.push(...await parallelGain(workers, load, timing));
+      results.workerMemory = await workerMemory(core);
+    }
   } catch (error) {
     report("");
     if (error instanceof ReplyMismatch) {
@@ -219,86 +163,24 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Runs a scenario on each server, taking turns, `scenario.rounds` times; gives each one's median. */
-async function measure(
-  servers: ServerUnderTest[],
-  scenario: Scenario,
-  seconds: number,
-  generatorBound: (measurement: Measurement) => boolean,
-): Promise<Measurement[]> {
-  const rounded: Measurement[][] = servers.map(() => []);
-  for (let round = 1; round <= scenario.rounds; round++) {
-    for (const [i, server] of servers.entries()) {
-      const of = scenario.rounds > 1 ? ` (round ${round} of ${scenario.rounds})` : "";
-      const progress = (text: string) => report(`${server.name}${of}: ${text}`);
-      progress(scenario.title);
-      const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
-      const started = performance.now();
-      const measurement = await scenario.run(server, {
-        warmupSeconds: 1,
-        seconds,
-        onProgress: progress,
-      });
-      const wallSeconds = (performance.now() - started) / 1000;
-      const cpuAfter = server.pid ? await cpuSeconds(server.pid) : undefined;
-      if (cpuBefore !== undefined && cpuAfter !== undefined) {
-        measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
-      }
-      measurement.generatorBound = generatorBound(measurement) || undefined;
-      rounded[i].push(measurement);
-    }
-  }
-  return rounded.map(median);
-}
-
-/**
- * What TLS costs: ping-pong on our server in plain TCP and over TLS, side by
- * side, through the same generator (Deno's sockets, the only one that speaks
- * TLS here), with a throwaway certificate made by openssl.
- */
-async function measureTlsCost(
-  ours: (name: string, ...flags: string[]) => Promise<ServerUnderTest>,
+/** The scenarios every server runs, in order. */
+function scenarios(
+  load: ReturnType<typeof driver>,
   rounds: number,
-  seconds: number,
-): Promise<Results["tls"]> {
-  let certs;
-  try {
-    certs = await makeTestCertificates(await Deno.makeTempDir({ prefix: "uppercase-bench-" }));
-  } catch {
-    report("");
-    console.error("Skipping the TLS scenario: openssl could not make a certificate");
-    return undefined;
-  }
-  const servers: ServerUnderTest[] = [];
-  try {
-    servers.push(await ours(`${OURS}, plain TCP`));
-    const tls = await ours(
-      `${OURS}, TLS`,
-      "--tls-cert",
-      certs.server.certFile,
-      "--tls-key",
-      certs.server.keyFile,
-    );
-    servers.push({ ...tls, target: { ...tls.target, tls: { caCerts: [certs.ca.pem] } } });
-    const pairs: NonNullable<Results["tls"]> = [];
-    for (const connections of [1, 100]) {
-      const [plain, overTls] = await measure(
-        servers,
-        {
-          title: `ping-pong with ${connections} connections, Deno's sockets`,
-          rounds,
-          run: (server, options) => pingPong(server.target, connections, options),
-        },
-        seconds,
-        () => false,
-      );
-      pairs.push({ plain, tls: overTls });
-    }
-    return pairs;
-  } finally {
-    for (const server of servers) await server.stop();
-    await certs[Symbol.asyncDispose]();
-  }
+  idleConnections: number,
+): Scenario[] {
+  return [
+    ...[1, 100, 1000].map((n) => loadScenario(load, "ping-pong", n, rounds)),
+    ...[1, 10].map((n) => loadScenario(load, "pipelined", n, rounds)),
+    ...[1, 10].map((n) => loadScenario(load, "small-writes", n, rounds)),
+    {
+      title: `${idleConnections} idle connections`,
+      rounds: 1,
+      // What a connection costs, not what the earlier scenarios left behind in the heap.
+      freshServer: true,
+      run: (server, options) => idle(server.target, idleConnections, server.pid, options),
+    },
+  ];
 }
 
 /**
@@ -314,8 +196,12 @@ export function readFlags(args: string[]) {
   if ((flags.port ?? flags.pid) !== undefined && flags.host === undefined) {
     throw new UsageError(`--${flags.port ? "port" : "pid"} needs --host`);
   }
+  if (flags.parallel !== undefined && flags.host !== undefined) {
+    throw new UsageError("--parallel runs our server with workers, so it cannot go with --host");
+  }
   return {
     flags,
+    workers: integerFlag("parallel", flags.parallel, { min: 1, max: MAX_WORKERS }) ?? 1,
     port: integerFlag("port", flags.port, { min: 1, max: 65535 }) ?? BENCH_FLAGS.port.default,
     pid: integerFlag("pid", flags.pid, { min: 1, max: 2 ** 22 }),
     seconds: flags.quick
@@ -325,20 +211,6 @@ export function readFlags(args: string[]) {
       ? 1
       : integerFlag("rounds", flags.rounds, { min: 1, max: 100 }) ?? BENCH_FLAGS.rounds.default,
   };
-}
-
-/** The measurement with the median messages/s (the upper one of an even count). */
-function median(measurements: Measurement[]): Measurement {
-  const sorted = measurements.toSorted((a, b) => a.messagesPerSecond - b.messagesPerSecond);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-function report(text: string): void {
-  if (!Deno.stderr.isTerminal()) {
-    if (text) console.error(text);
-    return;
-  }
-  Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${text}`));
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -31,3 +31,14 @@ Deno.test("readFlags refuses --port or --pid without --host, which they describe
   assert(external !== "help");
   assert.deepEqual([external.port, external.pid], [6000, 42]);
 });
+
+Deno.test("readFlags takes --parallel for our server's workers, 1 when left out, and not with --host", () => {
+  const plain = readFlags([]);
+  assert(plain !== "help");
+  assert.equal(plain.workers, 1);
+  const parallel = readFlags(["--parallel", "2"]);
+  assert(parallel !== "help");
+  assert.equal(parallel.workers, 2);
+  assert.throws(() => readFlags(["--parallel", "0"]), UsageError);
+  assert.throws(() => readFlags(["--parallel", "2", "--host", "127.0.0.1"]), UsageError);
+});

@@ -209,7 +209,7 @@ export async function idle(
   serverPid: number | undefined,
   options: Pick<RunOptions, "onProgress">,
 ): Promise<Measurement> {
-  const before = serverPid ? await privateResidentKib(serverPid) : undefined;
+  const before = serverPid ? (await residentKib(serverPid))?.private : undefined;
   const usage = measureCpu();
   const started = performance.now();
   const conns = await openConnections(
@@ -224,7 +224,7 @@ export async function idle(
       await readReply(conn, new Uint8Array(LINE.length * 2));
       if (++alive % 1000 === 0) options.onProgress?.(`idle: ${alive} proven alive`);
     });
-    const after = serverPid ? await privateResidentKib(serverPid) : undefined;
+    const after = serverPid ? (await residentKib(serverPid))?.private : undefined;
     const seconds = (performance.now() - started) / 1000;
     return {
       scenario: "idle",
@@ -334,17 +334,23 @@ export function measureCpu(): () => number {
 }
 
 /**
- * The private memory of a process in KiB: its resident anonymous pages
- * (`RssAnon` in `/proc/<pid>/status`). Left out are the pages of the executable
- * that the kernel reads in as code runs for the first time: they are shared,
- * and they do not grow with connections (about 7 MB for deno and 4 MB for node,
- * with 1,000 connections as with 10,000).
+ * A process's resident memory in KiB, from `/proc/<pid>/status`: `rss`, all of
+ * it (`VmRSS`), and `private`, its resident anonymous pages (`RssAnon`). Left
+ * out of `private` are the pages of the executable that the kernel reads in as
+ * code runs for the first time: they are shared, and they do not grow with
+ * connections (about 7 MB for deno and 4 MB for node, with 1,000 connections
+ * as with 10,000).
  *
- * @returns The size, or `undefined` where there is no `/proc`.
+ * @returns The sizes, or `undefined` where there is no `/proc`.
  */
-async function privateResidentKib(pid: number): Promise<number | undefined> {
-  const kib = (await procFile(pid, "status"))?.match(/^RssAnon:\s+(\d+) kB$/m)?.[1];
-  return kib === undefined ? undefined : Number(kib);
+export async function residentKib(
+  pid: number,
+): Promise<{ rss: number; private: number } | undefined> {
+  const status = await procFile(pid, "status");
+  const field = (name: string) =>
+    Number(status?.match(new RegExp(`^${name}:\\s+(\\d+) kB$`, "m"))?.[1]);
+  const sizes = { rss: field("VmRSS"), private: field("RssAnon") };
+  return Number.isNaN(sizes.rss) || Number.isNaN(sizes.private) ? undefined : sizes;
 }
 
 /**

@@ -7,12 +7,33 @@
 
 import type { Measurement } from "./load.ts";
 
+/** Our server run two or more ways, side by side, in the same scenarios through the same generator. */
+export interface Comparison {
+  /** What is compared, such as "TLS against plain TCP". */
+  title: string;
+  /** How the servers and the generator ran. */
+  note: string;
+  /** Each way, with its measurements in the same scenarios, in the same order. */
+  variants: { name: string; measurements: Measurement[] }[];
+}
+
+/** An idle server's resident memory with some number of workers. */
+export interface WorkerMemory {
+  workers: number;
+  /** All its resident memory (`VmRSS`), in KiB. */
+  rssKib: number;
+  /** Its private resident memory (`RssAnon`), in KiB. */
+  privateKib: number;
+}
+
 /** Everything one run of the bench measured. */
 export interface Results {
   machine: Record<string, string | number>;
   servers: { name: string; measurements: Measurement[] }[];
-  /** Ping-pong on our server in plain TCP and over TLS, through the same generator. */
-  tls?: { plain: Measurement; tls: Measurement }[];
+  /** Side-by-side sections: TLS against plain TCP, workers against one, and the like. */
+  comparisons: Comparison[];
+  /** An idle server's memory with 1, 2 and 4 workers. */
+  workerMemory?: WorkerMemory[];
 }
 
 const LABELS: Record<Measurement["scenario"], string> = {
@@ -85,7 +106,8 @@ export function renderTable(results: Results): string {
     "server CPU) then still compares the servers' efficiency. pipelined tops up with one write",
     "for all the lines a read answered; small writes, one write per line, so reads are small.",
     ...renderRatios(results),
-    ...renderTlsCost(results),
+    ...results.comparisons.flatMap(renderComparison),
+    ...renderWorkerMemory(results.workerMemory),
   ].join("\n");
 }
 
@@ -183,18 +205,49 @@ function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-function renderTlsCost(results: Results): string[] {
-  if (!results.tls) return [];
-  const lines = ["", "TLS against plain TCP, our server, the same generator (Deno's sockets):"];
-  for (const { plain, tls } of results.tls) {
-    const micros = (m: Measurement) => m.serverCpu && 1e6 * m.serverCpu / m.messagesPerSecond;
-    const cpu = (m: Measurement) => micros(m)?.toFixed(1) ?? "?";
-    const ratio = micros(tls) && micros(plain) ? (micros(tls)! / micros(plain)!).toFixed(2) : "?";
+/** A comparison: each scenario's figures for every way, then the last way against the first. */
+function renderComparison(comparison: Comparison): string[] {
+  const [first, ...others] = comparison.variants;
+  const micros = (m: Measurement) => m.serverCpu && 1e6 * m.serverCpu / m.messagesPerSecond;
+  const lines = ["", `${comparison.title} (${comparison.note}):`];
+  first.measurements.forEach((m, i) => {
+    const figures = comparison.variants.map(({ name, measurements }) => {
+      const v = measurements[i];
+      const p99 = v.latencyMs ? `, p99 ${v.latencyMs.p99.toFixed(3)} ms` : "";
+      const cpu = micros(v) ? `, ${micros(v)!.toFixed(2)} µs of server CPU per message` : "";
+      return `${name} ${number(v.messagesPerSecond)} messages/s${p99}${cpu}`;
+    });
+    const last = others.at(-1)!.measurements[i];
+    const ratios = [`${(last.messagesPerSecond / m.messagesPerSecond).toFixed(2)}× messages/s`];
+    if (micros(last) && micros(m)) {
+      ratios.push(`${(micros(last)! / micros(m)!).toFixed(2)}× server CPU per message`);
+    }
+    if (m.generatorBound || last.generatorBound) ratios.push("generator-bound");
+    lines.push(`  ${label(m)} ${m.connections}: ${figures.join("; ")}: ${ratios.join(", ")}`);
+  });
+  return lines;
+}
+
+function renderWorkerMemory(rows: WorkerMemory[] | undefined): string[] {
+  if (!rows?.length) return [];
+  const mib = (kib: number) => (kib / 1024).toFixed(1);
+  const lines = ["", "Idle server's resident memory by workers (RSS, of which private):"];
+  for (const row of rows) {
     lines.push(
-      `  ping-pong ${plain.connections}: ${number(plain.messagesPerSecond)} ` +
-        `vs ${number(tls.messagesPerSecond)} messages/s, ` +
-        `p99 ${plain.latencyMs!.p99.toFixed(3)} vs ${tls.latencyMs!.p99.toFixed(3)} ms, ` +
-        `server CPU per message ${cpu(plain)} vs ${cpu(tls)} µs (${ratio}×)`,
+      `  ${row.workers} worker${row.workers > 1 ? "s" : ""}: ${mib(row.rssKib)} MiB, ${
+        mib(row.privateKib)
+      } MiB`,
+    );
+  }
+  const [one, ...more] = rows;
+  const last = more.at(-1);
+  if (last) {
+    const perWorker = (kib: (row: WorkerMemory) => number) =>
+      mib((kib(last) - kib(one)) / (last.workers - one.workers));
+    lines.push(
+      `  each worker beyond the first: ${perWorker((r) => r.rssKib)} MiB RSS, ${
+        perWorker((r) => r.privateKib)
+      } MiB private`,
     );
   }
   return lines;

@@ -26,6 +26,7 @@ function pingPong(messagesPerSecond: number, p99: number): Measurement {
 
 const RESULTS: Results = {
   machine: { cores: 2, pinning: "none" },
+  comparisons: [],
   servers: [
     { name: "ours", measurements: [pingPong(150_000, 1)] },
     { name: "baseline", measurements: [pingPong(100_000, 2)] },
@@ -53,11 +54,35 @@ Deno.test("renderChart draws one bar per server and scenario, with names escaped
   assert.match(chart, /a &lt;b&gt; &amp; c/);
 });
 
-Deno.test("renderTable shows what TLS costs against plain TCP, per message of server CPU", () => {
+Deno.test("renderTable shows a comparison's figures for every way, then the last against the first", () => {
   const plain = pingPong(100_000, 1), tls = { ...pingPong(80_000, 1.5), serverCpu: 0.9 };
-  const table = renderTable({ ...RESULTS, tls: [{ plain, tls }] });
+  const table = renderTable({
+    ...RESULTS,
+    comparisons: [{
+      title: "TLS against plain TCP",
+      note: "Deno's sockets",
+      variants: [{ name: "plain TCP", measurements: [plain] }, {
+        name: "TLS",
+        measurements: [tls],
+      }],
+    }],
+  });
+  assert.match(table, /^TLS against plain TCP \(Deno's sockets\):$/m);
   assert.match(
     table,
-    /ping-pong 100: 100,000 vs 80,000 messages\/s, p99 1\.000 vs 1\.500 ms, server CPU per message 9\.0 vs 11\.3 µs \(1\.25×\)/,
+    /^ {2}ping-pong 100: plain TCP 100,000 messages\/s, p99 1\.000 ms, 9\.00 µs of server CPU per message; TLS 80,000 messages\/s, p99 1\.500 ms, 11\.25 µs of server CPU per message: 0\.80× messages\/s, 1\.25× server CPU per message$/m,
   );
+});
+
+Deno.test("renderTable shows an idle server's memory by workers, and what each worker beyond the first costs", () => {
+  const table = renderTable({
+    ...RESULTS,
+    workerMemory: [
+      { workers: 1, rssKib: 40 * 1024, privateKib: 20 * 1024 },
+      { workers: 2, rssKib: 55 * 1024, privateKib: 30 * 1024 },
+      { workers: 4, rssKib: 85 * 1024, privateKib: 50 * 1024 },
+    ],
+  });
+  assert.match(table, /^ {2}4 workers: 85\.0 MiB, 50\.0 MiB$/m);
+  assert.match(table, /^ {2}each worker beyond the first: 15\.0 MiB RSS, 10\.0 MiB private$/m);
 });

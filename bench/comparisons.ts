@@ -1,0 +1,159 @@
+/**
+ * The bench's side-by-side sections: our server run two or more ways at once,
+ * through the same generator and in turns, so that only the difference between
+ * the ways shows. What TLS costs against plain TCP; what `--parallel` gives
+ * on one core and on all of them; and what each worker costs in memory.
+ *
+ * @module
+ */
+
+import { type Measurement, pingPong, residentKib } from "./load.ts";
+import { type Driver, loadScenario, measure, report, type Scenario } from "./measure.ts";
+import { ourServerCommand, SERVER_CORE, type ServerUnderTest, startServer } from "./servers.ts";
+import type { Comparison, WorkerMemory } from "./report.ts";
+import { makeTestCertificates } from "../test_certificates.ts";
+
+/** One way to run our server in a comparison. */
+interface Variant {
+  name: string;
+  start(): Promise<ServerUnderTest>;
+}
+
+/** How long and how often each scenario runs. */
+export interface Timing {
+  seconds: number;
+  rounds: number;
+}
+
+/** Runs every scenario on every variant, all started at once and taking turns. */
+async function compare(
+  title: string,
+  note: string,
+  variants: Variant[],
+  scenarios: Scenario[],
+  timing: Timing,
+  bound: (measurement: Measurement) => boolean,
+): Promise<Comparison> {
+  const servers: ServerUnderTest[] = [];
+  try {
+    for (const variant of variants) servers.push({ ...await variant.start(), name: variant.name });
+    const comparison: Comparison = {
+      title,
+      note,
+      variants: variants.map((variant) => ({ name: variant.name, measurements: [] })),
+    };
+    for (const scenario of scenarios) {
+      const medians = await measure(servers, scenario, timing.seconds, bound);
+      medians.forEach((m, i) => comparison.variants[i].measurements.push(m));
+    }
+    return comparison;
+  } finally {
+    for (const server of servers) await server.stop();
+  }
+}
+
+/**
+ * What TLS costs: ping-pong on our server in plain TCP and over TLS, through
+ * Deno's sockets (the only generator here that speaks TLS), with a throwaway
+ * certificate made by openssl.
+ *
+ * @returns The comparison, or `undefined` when openssl cannot make a certificate.
+ */
+export async function tlsCost(core: string | undefined, timing: Timing) {
+  let certs;
+  try {
+    certs = await makeTestCertificates(await Deno.makeTempDir({ prefix: "uppercase-bench-" }));
+  } catch {
+    report("");
+    console.error("Skipping the TLS scenario: openssl could not make a certificate");
+    return undefined;
+  }
+  try {
+    const tlsFlags = ["--tls-cert", certs.server.certFile, "--tls-key", certs.server.keyFile];
+    const caCerts = [certs.ca.pem];
+    return await compare(
+      "TLS against plain TCP",
+      "our server, ping-pong through Deno's sockets, the one generator here that speaks TLS",
+      [
+        { name: "plain TCP", start: () => startServer("plain", ourServerCommand(), core) },
+        {
+          name: "TLS",
+          start: async () => {
+            const server = await startServer("TLS", ourServerCommand(...tlsFlags), core);
+            return { ...server, target: { ...server.target, tls: { caCerts } } };
+          },
+        },
+      ],
+      [1, 100].map((connections) => ({
+        title: `ping-pong with ${connections} connections, Deno's sockets`,
+        rounds: timing.rounds,
+        run: (server, options) => pingPong(server.target, connections, options),
+      })),
+      timing,
+      () => true,
+    );
+  } finally {
+    await certs[Symbol.asyncDispose]();
+  }
+}
+
+/**
+ * What `--parallel` gives: one worker against `workers`, first with the
+ * server pinned to one core (more workers must cost nothing there), then on
+ * every core (the generator keeps its own, so the servers share the rest).
+ */
+export async function parallelGain(
+  workers: number,
+  driver: Driver,
+  timing: Timing,
+): Promise<Comparison[]> {
+  const scenarios = [
+    loadScenario(driver, "ping-pong", 100, timing.rounds),
+    loadScenario(driver, "pipelined", 10, timing.rounds),
+  ];
+  const variants = (core: string | undefined): Variant[] => [
+    { name: "1 worker", start: () => startServer("1 worker", ourServerCommand(), core) },
+    {
+      name: `${workers} workers`,
+      start: () =>
+        startServer(`${workers} workers`, ourServerCommand("--parallel", String(workers)), core),
+    },
+  ];
+  return [
+    await compare(
+      `--parallel ${workers} against one worker, pinned to one core`,
+      `every worker on core ${SERVER_CORE}: more workers may not cost throughput`,
+      variants(SERVER_CORE),
+      scenarios,
+      timing,
+      driver.bound,
+    ),
+    await compare(
+      `--parallel ${workers} against one worker, on every core`,
+      "the servers unpinned; the generator keeps its core, so they share the others with it",
+      variants(undefined),
+      scenarios,
+      timing,
+      driver.bound,
+    ),
+  ];
+}
+
+/** Resident memory of an idle server with 1, 2 and 4 workers, each freshly started. */
+export async function workerMemory(core: string | undefined): Promise<WorkerMemory[]> {
+  const rows: WorkerMemory[] = [];
+  for (const workers of [1, 2, 4]) {
+    report(`idle memory with ${workers} workers`);
+    const flags = workers > 1 ? ["--parallel", String(workers)] : [];
+    const server = await startServer(`${workers} workers`, ourServerCommand(...flags), core);
+    try {
+      // A moment for start-up work (compiling, the first collections) to settle.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const kib = await residentKib(server.pid!);
+      if (kib) rows.push({ workers, rssKib: kib.rss, privateKib: kib.private });
+    } finally {
+      await server.stop();
+    }
+  }
+  return rows;
+}

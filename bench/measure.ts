@@ -1,0 +1,137 @@
+/**
+ * Running the bench's scenarios: each on each server in turn, round after
+ * round, with the servers' CPU time read around each run and the median kept;
+ * and how the load is driven, through the native generator or Deno's sockets.
+ *
+ * @module
+ */
+
+import {
+  cpuSeconds,
+  type LoadMode,
+  type Measurement,
+  pingPong,
+  pipelined,
+  type RunOptions,
+  type Target,
+} from "./load.ts";
+import { runNative } from "./native.ts";
+import type { ServerUnderTest } from "./servers.ts";
+
+/** Lines each pipelined connection keeps in flight. */
+export const PIPELINE_DEPTH = 128;
+/** Over this share of a core, the generator, not the server, sets the pace. */
+const GENERATOR_BOUND = 0.9;
+
+/** A load the servers are measured under. */
+export interface Scenario {
+  title: string;
+  /** How many times it runs on each server; the median by messages/s is reported. */
+  rounds: number;
+  /** Whether the servers the bench started are restarted before it. */
+  freshServer?: boolean;
+  run(server: ServerUnderTest, options: RunOptions): Promise<Measurement>;
+}
+
+/** Drives a load: through the native generator when there is one, otherwise on Deno's sockets. */
+export interface Driver {
+  /** Runs `mode` with `connections` against `target`. */
+  drive(
+    mode: LoadMode,
+    target: Target,
+    connections: number,
+    options: RunOptions,
+  ): Promise<Measurement>;
+  /** Whether the generator, not the server, may have set the pace of `measurement`. */
+  bound(measurement: Measurement): boolean;
+}
+
+/**
+ * The driver for this run.
+ *
+ * @param generator The native generator's executable; `undefined` for Deno's sockets, which set
+ *   the pace themselves, so that every figure they give is generator-bound.
+ */
+export function driver(generator: string | undefined): Driver {
+  return {
+    drive: (mode, target, connections, options) =>
+      generator
+        ? runNative(generator, mode, target, connections, options, PIPELINE_DEPTH)
+        : mode === "ping-pong"
+        ? pingPong(target, connections, options)
+        : pipelined(target, connections, PIPELINE_DEPTH, options, mode === "small-writes"),
+    bound: (m) => m.scenario !== "idle" && (!generator || m.generatorCpu > GENERATOR_BOUND),
+  };
+}
+
+/** A scenario of `mode` with `connections`, through `driver`. */
+export function loadScenario(
+  driver: Driver,
+  mode: LoadMode,
+  connections: number,
+  rounds: number,
+): Scenario {
+  const titles = {
+    "ping-pong": "ping-pong",
+    pipelined: "pipelined, topped up per read",
+    "small-writes": "pipelined, one send per line",
+  };
+  return {
+    title: `${titles[mode]} with ${connections} connection${connections > 1 ? "s" : ""}`,
+    rounds,
+    run: (server, options) => driver.drive(mode, server.target, connections, options),
+  };
+}
+
+/**
+ * Runs a scenario on each server, taking turns, `scenario.rounds` times, so
+ * that a machine that slows down for a while slows them alike.
+ *
+ * @param bound Whether the generator may have set the pace of a measurement.
+ * @returns Each server's median run by messages/s.
+ */
+export async function measure(
+  servers: ServerUnderTest[],
+  scenario: Scenario,
+  seconds: number,
+  bound: (measurement: Measurement) => boolean,
+): Promise<Measurement[]> {
+  const rounded: Measurement[][] = servers.map(() => []);
+  for (let round = 1; round <= scenario.rounds; round++) {
+    for (const [i, server] of servers.entries()) {
+      const of = scenario.rounds > 1 ? ` (round ${round} of ${scenario.rounds})` : "";
+      const progress = (text: string) => report(`${server.name}${of}: ${text}`);
+      progress(scenario.title);
+      const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
+      const started = performance.now();
+      const measurement = await scenario.run(server, {
+        warmupSeconds: 1,
+        seconds,
+        onProgress: progress,
+      });
+      const wallSeconds = (performance.now() - started) / 1000;
+      const cpuAfter = server.pid ? await cpuSeconds(server.pid) : undefined;
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
+      }
+      measurement.generatorBound = bound(measurement) || undefined;
+      rounded[i].push(measurement);
+    }
+  }
+  return rounded.map(median);
+}
+
+/** The measurement with the median messages/s (the upper one of an even count). */
+function median(measurements: Measurement[]): Measurement {
+  const sorted = measurements.toSorted((a, b) => a.messagesPerSecond - b.messagesPerSecond);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Shows progress on one line of a terminal, or as lines elsewhere; `""` clears it. */
+export function report(text: string): void {
+  if (!Deno.stderr.isTerminal()) {
+    if (text) console.error(text);
+    return;
+  }
+  Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${text}`));
+}
