@@ -222,7 +222,7 @@ Deno.test({
     assert.equal(client.stdout.text(), "HOLA SERVIDOR\nÑANDÚ\n");
     assert.equal(client.stderr.text(), "");
     await server.stderr.waitFor(/closed/);
-    assert.match(server.stderr.text(), /closed \(disconnect command\) after 3 messages/);
+    assert.match(server.stderr.text(), /closed \(disconnect command\) after 2 messages/);
     server.child.kill("SIGTERM");
     assert.equal(await server.exited, 0);
   },
@@ -385,7 +385,7 @@ Deno.test({
     client.keys.type("DESCONEXION\r");
     assert.equal(await client.exited, 0);
     assert.match(client.screen(), /> DESCONEXION\r+\nConnection closed\.\r\n$/);
-    assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 3 messages/);
+    assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 2 messages/);
   },
 });
 

@@ -32,7 +32,7 @@ Deno.test("manual test 2: DESCONEXION closes the connection on both sides and th
     assert.equal(await peer.readToEnd(), "HOLA\n", "no reply to DESCONEXION, then end of stream");
     assert.match(
       await server.log.waitFor(/#1 .* closed/),
-      /closed \(disconnect command\) after 2 messages/,
+      /closed \(disconnect command\) after 1 message/,
     );
   }
   using next = await Peer.connect(server.addr);
@@ -136,7 +136,7 @@ Deno.test("runClient in pipeline mode prints only the replies, in order, and exi
   assert.equal(status, EXIT.OK);
   assert.equal(output, "HOLA SERVIDOR\nSTRASSE\r\n\nSIN SALTO\n");
   assert.equal(errors, "");
-  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 5 messages/);
+  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 4 messages/);
 });
 
 Deno.test("runClient in terminal mode prompts, prints the reply and leaves on DESCONEXION", async () => {
@@ -157,7 +157,7 @@ Deno.test("runClient in terminal mode prompts, prints the reply and leaves on DE
   assert.match(screen, /^Connected to 127\.0\.0\.1:\d+\. Type a message/);
   assert.match(screen, /> hola servidor\r?\nHOLA SERVIDOR\n/);
   assert.match(screen, /Connection closed\.\n$/);
-  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 2 messages/);
+  assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 1 message/);
 });
 
 Deno.test("runClient writes an IPv6 server's address in brackets, in its banner and when there is no server", async () => {

@@ -104,7 +104,7 @@ Deno.test({
     ]);
     assert.equal(await client.exited, 0, client.stderr.text());
     assert.equal(client.stdout.text(), "HOLA SERVIDOR\nclosed by the server\n");
-    assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 2 messages/);
+    assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 1 message/);
   },
 });
 

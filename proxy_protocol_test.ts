@@ -89,7 +89,7 @@ Deno.test("A PROXY header and messages in one packet: the messages are answered,
   assert.equal(await proxy.readToEnd(), "UNO\nDOS\n");
   assert.match(
     await server.log.waitFor(/closed/),
-    /closed \(disconnect command\) after 3 messages/,
+    /closed \(disconnect command\) after 2 messages/,
   );
 });
 

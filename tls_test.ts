@@ -80,7 +80,7 @@ Deno.test({
       { hostname: "localhost", tls: { caCerts: [server.certs.ca.pem] } },
     );
     assert.deepEqual([status, output, errors], [EXIT.OK, "HOLA SERVIDOR\nÑANDÚ\n", ""]);
-    assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 3 messages/);
+    assert.match(await server.log.waitFor(/closed/), /\(disconnect command\) after 2 messages/);
   },
 });
 

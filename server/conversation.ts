@@ -24,15 +24,15 @@ const X = 0x58;
 const WHOLE_CHUNK_BYTES = 256;
 const encoder = new TextEncoder();
 
-/** Why a {@linkcode ServerConversation} wants its connection closed. */
-export type CloseReason = "disconnect command" | "message too long" | "end of input";
+/** Why a {@linkcode ServerConversation} wants its connection closed, in words. */
+export type ConversationEnd = "disconnect command" | "message too long" | "end of input";
 
 /** What the server must do after a step of a {@linkcode ServerConversation}. */
 export interface Turn {
   /** Bytes to write, possibly empty: replies in order, then any `ERROR` line. */
   reply: Uint8Array;
   /** Set when the connection must be closed once `reply` is written. */
-  close?: CloseReason;
+  close?: ConversationEnd;
 }
 
 /**
@@ -60,7 +60,7 @@ export class ServerConversation {
     this.#framer = new MessageFramer(options);
   }
 
-  /** How many messages have been received, the disconnect command included. */
+  /** How many messages have been answered: the disconnect command is not one, nor a line over the limit. */
   get messages(): number {
     return this.#messages;
   }
@@ -102,10 +102,10 @@ export class ServerConversation {
     while (
       scanner.scan(chunk, start) === "line" && copyUppercaseAscii(chunk, start, scanner.next, chunk)
     ) {
-      this.#messages++;
       if (isDisconnectMessage(chunk, start, scanner.bodyEnd)) {
         return this.#close([chunk.subarray(0, start)], "disconnect command");
       }
+      this.#messages++;
       start = scanner.next;
     }
     if (start === chunk.length) return { reply: chunk.subarray(0, start) };
@@ -138,10 +138,10 @@ export class ServerConversation {
   #answer(messages: Message[]): Turn {
     const replies: Uint8Array[] = [];
     for (const message of messages) {
-      this.#messages++;
       if (isDisconnectMessage(message.bytes, 0, message.bytes.length)) {
         return this.#close(replies, "disconnect command");
       }
+      this.#messages++;
       replies.push(uppercaseReply(message));
     }
     if (this.#framer.exceeded) {
@@ -153,7 +153,7 @@ export class ServerConversation {
     return { reply: concat(replies) };
   }
 
-  #close(replies: Uint8Array[], reason: CloseReason): Turn {
+  #close(replies: Uint8Array[], reason: ConversationEnd): Turn {
     this.#closed = true;
     return { reply: concat(replies), close: reason };
   }
