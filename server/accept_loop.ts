@@ -11,13 +11,14 @@ import {
   closeQuietly,
   describeNetworkError,
   formatAddress,
-  quantity,
   TIMED_OUT,
   withTimeout,
   writeAll,
 } from "../io.ts";
 import { ERROR_LINES } from "../protocol.ts";
-import { type AcceptedConn, Connection, type ConnectionLifecycle } from "./connection.ts";
+import { type AcceptedConn, Connection, type ConnectionContext } from "./connection.ts";
+import { Logger } from "./log.ts";
+import { ServerStats } from "./stats.ts";
 import type { Settings } from "./settings.ts";
 import { type ConnectionSlots, LocalSlots } from "./slots.ts";
 
@@ -62,6 +63,10 @@ export interface UppercaseServer extends AsyncDisposable {
   readonly finished: Promise<void>;
   /** How many connections are being served now. */
   readonly connections: number;
+  /** Whether it still accepts connections: false from the moment it starts stopping. */
+  readonly accepting: boolean;
+  /** What it has done so far, for `--metrics`. */
+  readonly stats: ServerStats;
   /**
    * Stops accepting, lets each connection finish the write in progress, closes
    * every connection (cutting those still busy after {@linkcode STOP_GRACE_MS}).
@@ -142,13 +147,13 @@ export function classifyAcceptError(error: unknown): AcceptFailure {
 
 /** Counts accepts lost to clients that left first, and logs them as one line at most once a second. */
 class ClientGoneSummary {
-  readonly #log: (line: string) => void;
+  readonly #logger: Logger;
   #count = 0;
   #lastError = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(log: (line: string) => void) {
-    this.#log = log;
+  constructor(logger: Logger) {
+    this.#logger = logger;
   }
 
   record(error: unknown): void {
@@ -162,11 +167,7 @@ class ClientGoneSummary {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#count === 0) return;
-    this.#log(
-      `Skipped ${
-        quantity(this.#count, "connection")
-      } that the client closed before it was accepted (${this.#lastError})`,
-    );
+    this.#logger.log({ event: "skipped", count: this.#count, detail: this.#lastError });
     this.#count = 0;
   }
 }
@@ -182,28 +183,43 @@ export class AcceptLoop implements UppercaseServer {
   readonly #stopping = new AbortController();
   readonly #clientsGone: ClientGoneSummary | undefined;
   readonly #slots: ConnectionSlots;
+  readonly #logger: Logger | undefined;
+  readonly #stats = new ServerStats();
   #serving = 0;
-  // One pair of callbacks for every connection, rather than two closures each.
-  readonly #lifecycle: ConnectionLifecycle = {
-    conversationOver: () => {
-      this.#serving--;
-      this.#slots.release();
-    },
-    closed: (connection) => this.#connections.delete(connection),
-  };
+  // One context for every connection, rather than closures for each.
+  readonly #context: ConnectionContext;
 
   /** Starts accepting from `listener` at once. */
   constructor(listener: ConnectionSource, settings: Settings) {
     this.#listener = listener;
     this.#settings = settings;
     this.#slots = settings.slots ?? new LocalSlots();
-    this.#clientsGone = settings.log && new ClientGoneSummary(settings.log);
+    this.#logger = settings.log && new Logger(settings.log, settings.logFormat, settings.worker);
+    this.#clientsGone = this.#logger && new ClientGoneSummary(this.#logger);
+    this.#context = {
+      settings,
+      logger: this.#logger,
+      stats: this.#stats,
+      conversationOver: () => {
+        this.#serving--;
+        this.#slots.release();
+      },
+      closed: (connection) => this.#connections.delete(connection),
+    };
     this.addr = listener.addr as TcpAddr;
     this.finished = this.#acceptLoop();
   }
 
   get connections(): number {
     return this.#serving;
+  }
+
+  get accepting(): boolean {
+    return !this.#stopping.signal.aborted;
+  }
+
+  get stats(): ServerStats {
+    return this.#stats;
   }
 
   async stop(): Promise<void> {
@@ -221,9 +237,7 @@ export class AcceptLoop implements UppercaseServer {
       this.#stopping.abort();
       // At once, so that a load balancer's next attempt is refused and goes elsewhere.
       closeQuietly(this.#listener);
-      this.#settings.log?.(
-        `Stopping: no longer accepting connections; ${this.#connections.size} open`,
-      );
+      this.#logger?.log({ event: "stopping", open: this.#connections.size });
       this.#clientsGone?.flush();
       for (const connection of this.#connections) connection.stop();
       const allClosed = Promise.all([...this.#connections].map((c) => c.closed));
@@ -246,9 +260,11 @@ export class AcceptLoop implements UppercaseServer {
         const failure = classifyAcceptError(error);
         if (failure === "listener closed") break;
         if (failure === "client gone") {
+          this.#stats.skipped++;
           this.#clientsGone?.record(error);
           continue;
         }
+        this.#stats.acceptErrors++;
         const why = describeNetworkError(error);
         if (failure === "unexpected" && ++unexpected === MAX_UNEXPECTED_ACCEPT_FAILURES) {
           failed = new ServerFailedError(
@@ -260,7 +276,7 @@ export class AcceptLoop implements UppercaseServer {
           Math.max(backoffMs * 2, FIRST_ACCEPT_BACKOFF_MS),
           MAX_ACCEPT_BACKOFF_MS,
         );
-        this.#settings.log?.(`Cannot accept a connection: ${why}; retrying in ${backoffMs} ms`);
+        this.#logger?.log({ event: "accept_error", detail: why, retryMs: backoffMs });
         await sleep(backoffMs, this.#stopping.signal);
         continue;
       }
@@ -272,9 +288,14 @@ export class AcceptLoop implements UppercaseServer {
       }
       const id = this.#slots.nextId();
       if (!this.#mayConnect(conn)) {
-        const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
-        const trusted = this.#settings.proxy?.trustedText;
-        this.#settings.log?.(`#${id} ${peer} refused: not a trusted proxy (${trusted})`);
+        this.#stats.refused.untrusted_proxy++;
+        this.#logger?.log({
+          event: "refused",
+          id,
+          peer: formatAddress(conn.remoteAddr as Deno.NetAddr),
+          reason: "untrusted_proxy",
+          detail: `not a trusted proxy (${this.#settings.proxy?.trustedText})`,
+        });
         closeQuietly(conn);
         continue;
       }
@@ -285,7 +306,8 @@ export class AcceptLoop implements UppercaseServer {
         continue;
       }
       this.#serving++;
-      this.#connections.add(new Connection(id, conn, this.#settings, this.#lifecycle));
+      this.#stats.accepted++;
+      this.#connections.add(new Connection(id, conn, this.#context));
     }
     if (failed) await this.#drain();
     this.#clientsGone?.flush();
@@ -302,11 +324,19 @@ export class AcceptLoop implements UppercaseServer {
 
   #refuse(id: number, conn: AcceptedConn): void {
     const limit = this.#settings.maxConnections;
-    const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
-    this.#settings.log?.(`#${id} ${peer} refused: too many connections (limit ${limit})`);
+    this.#stats.refused.max_connections++;
+    this.#logger?.log({
+      event: "refused",
+      id,
+      peer: formatAddress(conn.remoteAddr as Deno.NetAddr),
+      reason: "max_connections",
+      detail: `too many connections (limit ${limit})`,
+    });
     const line = encoder.encode(ERROR_LINES.tooManyConnections(limit));
     // A few bytes into a new socket's empty buffer: the write cannot block.
-    const refusal = writeAll(conn, line).catch(() => {}).then(() => closeGracefully(conn));
+    const refusal = writeAll(conn, line)
+      .then(() => void (this.#stats.sentBytes += line.length), () => {})
+      .then(() => closeGracefully(conn));
     this.#refusals.add(refusal);
     refusal.then(() => this.#refusals.delete(refusal));
   }

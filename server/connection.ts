@@ -9,19 +9,20 @@
  */
 
 import { ERROR_LINES } from "../protocol.ts";
-import { type CloseReason, ServerConversation, type Turn } from "./conversation.ts";
+import { type ConversationEnd, ServerConversation, type Turn } from "./conversation.ts";
 import {
   closeGracefully,
   closeQuietly,
   describeNetworkError,
   DRAIN_MS,
   formatAddress,
-  quantity,
   TIMED_OUT,
   withTimeout,
   writeAll,
 } from "../io.ts";
 import type { Settings } from "./settings.ts";
+import type { Logger } from "./log.ts";
+import type { CloseReason, ServerStats } from "./stats.ts";
 import { parseProxyHeader } from "./proxy_header.ts";
 import { concat } from "../protocol/text.ts";
 
@@ -33,14 +34,25 @@ const MAX_READ_BUFFER_BYTES = 64 * 1024;
 export type AcceptedConn = Deno.TcpConn | Deno.TlsConn;
 
 /** A protocol turn, or the server's own decision to close an idle connection. */
-type ConnectionTurn = Omit<Turn, "close"> & { close?: CloseReason | "idle timeout" };
+type ConnectionTurn = Omit<Turn, "close"> & { close?: ConversationEnd | "idle timeout" };
 
-/** What a {@linkcode Connection} tells its server, in this order. */
-export interface ConnectionLifecycle {
+/** What a {@linkcode Connection} shares with the other connections of its server, and tells it. */
+export interface ConnectionContext {
+  settings: Settings;
+  /** Where it logs; `undefined` for no log. */
+  logger: Logger | undefined;
+  /** Where it counts bytes, messages and its close. */
+  stats: ServerStats;
   /** The conversation is over: its slot is free, though the socket is still draining. */
   conversationOver(): void;
   /** The socket is closed. */
   closed(connection: Connection): void;
+}
+
+/** Why a connection closed: the reason the metrics and the JSON log give, and the words the text log gives. */
+interface Closing {
+  reason: CloseReason;
+  detail: string;
 }
 
 /** One client's connection: reads, answers through a {@linkcode ServerConversation}, logs. */
@@ -50,9 +62,8 @@ export class Connection {
   readonly #conn: AcceptedConn;
   /** The client's address as a PROXY header gave it; otherwise the socket's, written out when logged. */
   #proxiedPeer: string | undefined;
-  readonly #settings: Settings;
+  readonly #context: ConnectionContext;
   readonly #conversation: ServerConversation;
-  readonly #lifecycle: ConnectionLifecycle;
   // Whole milliseconds, which V8 keeps in the object rather than boxed apart.
   readonly #openedAt = Math.floor(performance.now());
   #lastInputAt = this.#openedAt;
@@ -65,19 +76,15 @@ export class Connection {
   #bytesIn = 0;
   #bytesOut = 0;
 
-  constructor(
-    id: number,
-    conn: AcceptedConn,
-    settings: Settings,
-    lifecycle: ConnectionLifecycle,
-  ) {
+  /** Starts serving `conn`, with the id its server gave it. */
+  constructor(id: number, conn: AcceptedConn, context: ConnectionContext) {
     this.#id = id;
     this.#conn = conn;
-    this.#settings = settings;
-    this.#lifecycle = lifecycle;
+    this.#context = context;
+    const { settings, logger } = context;
     this.#conversation = new ServerConversation({ maxMessageBytes: settings.maxMessageBytes });
     // Behind a proxy, the client's address is known once the header has come.
-    if (!settings.proxy) this.#settings.log?.(`#${id} ${this.#peer} connected`);
+    if (!settings.proxy) logger?.log({ event: "connected", id, peer: this.#peer });
     this.closed = this.#run();
   }
 
@@ -99,30 +106,32 @@ export class Connection {
   // A connection's whole life is this one async function, so an idle
   // connection is a single suspended frame, waiting for its read.
   async #run(): Promise<void> {
-    let reason: string | undefined;
+    const { settings, stats } = this.#context;
+    let closing: Closing | undefined;
     try {
       // Replies go out as soon as they are written. (Deno offers no such switch for TLS.)
       if ("setNoDelay" in this.#conn) this.#conn.setNoDelay(true);
-      else reason = await this.#handshake(this.#conn, this.#settings.tls!.handshakeTimeoutMs);
-      const idleMs = this.#settings.idleTimeoutMs;
+      else closing = await this.#handshake(this.#conn, settings.tls!.handshakeTimeoutMs);
+      const idleMs = settings.idleTimeoutMs;
       // Bytes that came with the PROXY header: the first input, before any read.
       let first: Uint8Array | undefined;
-      if (reason === undefined && this.#settings.proxy) {
-        const header = await this.#readProxyHeader(this.#settings.proxy.headerTimeoutMs);
-        if (typeof header === "string") reason = header;
+      if (closing === undefined && settings.proxy) {
+        const header = await this.#readProxyHeader(settings.proxy.headerTimeoutMs);
+        if ("reason" in header) closing = header;
         else if (header.length > 0) first = header;
       }
-      while (reason === undefined && !this.#stopping) {
+      while (closing === undefined && !this.#stopping) {
         // Emptied once used: a suspended frame keeps what its variables hold,
         // and an idle connection has no use for its last reply.
         let turn: ConnectionTurn | undefined;
+        const answeredBefore = this.#conversation.messages;
         if (first) {
           turn = this.#conversation.receiveInPlace(first);
           first = undefined;
         } else {
           // Awaited at once, so a read that fails is always handled.
           this.#read ??= this.#conn.read(this.#buffer);
-          const quietMs = this.#conversation.quietDelay(this.#settings.flushDelayMs);
+          const quietMs = this.#conversation.quietDelay(settings.flushDelayMs);
           const idleLeftMs = idleMs === undefined
             ? undefined
             : this.#lastInputAt + idleMs - performance.now();
@@ -130,6 +139,7 @@ export class Connection {
           if (this.#stopping) break;
           turn = this.#turnAfter(result, quietMs, idleLeftMs);
         }
+        stats.messages += this.#conversation.messages - answeredBefore;
         // Written here rather than in a helper: one promise fewer per message.
         if (turn.reply.length > 0) {
           this.#writing = true;
@@ -141,20 +151,22 @@ export class Connection {
           }
           this.#writing = false;
           this.#bytesOut += turn.reply.length;
+          stats.sentBytes += turn.reply.length;
         }
-        reason = turn.close;
+        if (turn.close) closing = { reason: CLOSED_BY[turn.close], detail: turn.close };
         turn = undefined;
       }
     } catch (error) {
-      if (!this.#stopping) reason = describeNetworkError(error);
+      if (!this.#stopping) closing = closingAfter(error);
     }
-    reason ??= "server stopping";
+    closing ??= { reason: "server_stopping", detail: "server stopping" };
     this.#finished = true;
-    this.#lifecycle.conversationOver();
+    this.#context.conversationOver();
     await closeGracefully(this.#conn, this.#read);
     clearTimeout(this.#cutTimer);
-    this.#logClosed(reason);
-    this.#lifecycle.closed(this);
+    stats.closed[closing.reason]++;
+    this.#logClosed(closing);
+    this.#context.closed(this);
   }
 
   /**
@@ -163,15 +175,18 @@ export class Connection {
    *
    * @returns Why the connection is closed, if the handshake did not complete.
    */
-  async #handshake(conn: Deno.TlsConn, timeoutMs: number): Promise<string | undefined> {
+  async #handshake(conn: Deno.TlsConn, timeoutMs: number): Promise<Closing | undefined> {
     const handshake = conn.handshake();
     try {
       if (await withTimeout(handshake, timeoutMs) !== TIMED_OUT) return undefined;
     } catch (error) {
-      return `TLS handshake failed: ${describeNetworkError(error)}`;
+      return {
+        reason: "tls_handshake",
+        detail: `TLS handshake failed: ${describeNetworkError(error)}`,
+      };
     }
     handshake.catch(() => {}); // it fails when the connection is closed; nobody waits for it
-    return `no TLS handshake within ${timeoutMs / 1000} s`;
+    return { reason: "tls_handshake", detail: `no TLS handshake within ${timeoutMs / 1000} s` };
   }
 
   /**
@@ -180,25 +195,33 @@ export class Connection {
    *
    * @returns The bytes that came after the header, or why the connection is refused.
    */
-  async #readProxyHeader(timeoutMs: number): Promise<Uint8Array | string> {
+  async #readProxyHeader(timeoutMs: number): Promise<Uint8Array | Closing> {
+    const refused = (detail: string): Closing => ({ reason: "proxy_header", detail });
     const deadline = performance.now() + timeoutMs;
     let received: Uint8Array = new Uint8Array(0);
     for (;;) {
       this.#read ??= this.#conn.read(this.#buffer);
       const bytesRead = await withTimeout(this.#read, deadline - performance.now());
-      if (bytesRead === TIMED_OUT) return `no complete PROXY header within ${timeoutMs / 1000} s`;
+      if (bytesRead === TIMED_OUT) {
+        return refused(`no complete PROXY header within ${timeoutMs / 1000} s`);
+      }
       this.#read = undefined;
-      if (bytesRead === null) return "end of input before a complete PROXY header";
+      if (bytesRead === null) return refused("end of input before a complete PROXY header");
       this.#bytesIn += bytesRead;
+      this.#context.stats.receivedBytes += bytesRead;
       // A copy: the read buffer is read into again.
       received = concat([received, this.#buffer.slice(0, bytesRead)]);
       const header = parseProxyHeader(received);
-      if (header.status === "invalid") return header.reason;
+      if (header.status === "invalid") return refused(header.reason);
       if (header.status === "complete") {
-        const proxy = this.#peer;
         if (header.source) this.#proxiedPeer = formatAddress(header.source);
-        const from = header.source ? `via ${proxy}` : "(the proxy's own connection)";
-        this.#settings.log?.(`#${this.#id} ${this.#peer} connected ${from}`);
+        this.#context.logger?.log({
+          event: "connected",
+          id: this.#id,
+          peer: this.#peer,
+          via: this.#via,
+          local: header.source ? undefined : true,
+        });
         return received.subarray(header.length);
       }
     }
@@ -209,14 +232,23 @@ export class Connection {
     return this.#proxiedPeer ?? formatAddress(this.#conn.remoteAddr as Deno.NetAddr);
   }
 
-  #logClosed(reason: string): void {
-    const seconds = ((performance.now() - this.#openedAt) / 1000).toFixed(3);
-    this.#settings.log?.(
-      `#${this.#id} ${this.#peer} closed (${reason}) after ${
-        quantity(this.#conversation.messages, "message")
-      }, ` +
-        `${this.#bytesIn} bytes in, ${this.#bytesOut} bytes out, ${seconds} s`,
-    );
+  /** The proxy's address, when a PROXY header gave the client's. */
+  get #via(): string | undefined {
+    return this.#proxiedPeer && formatAddress(this.#conn.remoteAddr as Deno.NetAddr);
+  }
+
+  #logClosed(closing: Closing): void {
+    this.#context.logger?.log({
+      event: "closed",
+      id: this.#id,
+      peer: this.#peer,
+      via: this.#via,
+      ...closing,
+      messages: this.#conversation.messages,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      seconds: Math.round(performance.now() - this.#openedAt) / 1000,
+    });
   }
 
   /** What to answer after a read, a quiet pause, or the idle limit. */
@@ -231,7 +263,7 @@ export class Connection {
   }
 
   #idleTimeout(): ConnectionTurn {
-    const line = ERROR_LINES.idleTimeout(this.#settings.idleTimeoutMs! / 1000);
+    const line = ERROR_LINES.idleTimeout(this.#context.settings.idleTimeoutMs! / 1000);
     return { reply: encoder.encode(line), close: "idle timeout" };
   }
 
@@ -239,7 +271,8 @@ export class Connection {
     this.#read = undefined;
     if (bytesRead === null) return this.#conversation.end();
     this.#bytesIn += bytesRead;
-    if (this.#settings.idleTimeoutMs !== undefined) {
+    this.#context.stats.receivedBytes += bytesRead;
+    if (this.#context.settings.idleTimeoutMs !== undefined) {
       this.#lastInputAt = Math.floor(performance.now());
     }
     // The reply may be a view of the read buffer, which is why #run reads into it
@@ -254,6 +287,28 @@ export class Connection {
 }
 
 const encoder = new TextEncoder();
+
+/** The reason each way a conversation ends gives the metrics and the JSON log. */
+const CLOSED_BY: Record<NonNullable<ConnectionTurn["close"]>, CloseReason> = {
+  "disconnect command": "disconnect_command",
+  "end of input": "end_of_input",
+  "message too long": "message_too_long",
+  "idle timeout": "idle_timeout",
+};
+
+/** Why a connection closed after `error`: the client left, stopped reading, or something else. */
+function closingAfter(error: unknown): Closing {
+  const detail = describeNetworkError(error);
+  if (
+    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted
+  ) {
+    return { reason: "reset", detail };
+  }
+  // A write that stalled past --idle-timeout: the client stopped reading its replies.
+  if (error instanceof Deno.errors.TimedOut) return { reason: "idle_timeout", detail };
+  return { reason: "other", detail };
+}
 
 function earliest(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);

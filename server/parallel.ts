@@ -15,6 +15,7 @@
  */
 
 import { SharedSlots } from "./slots.ts";
+import { addSnapshots, ServerStats, type StatsSnapshot } from "./stats.ts";
 import { ServerFailedError, STOP_GRACE_MS, type TcpAddr } from "./accept_loop.ts";
 import type { ServeOptions } from "./settings.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol.ts";
@@ -33,9 +34,12 @@ export type ToWorker =
     options: Omit<ServeOptions, "log">;
     /** Whether it logs connections. */
     log: boolean;
+    /** Whether it measures how late its event loop runs, for `--metrics`. */
+    metrics: boolean;
     /** The ids and slots every worker shares, from `SharedSlots.buffer()`. */
     slots: SharedArrayBuffer;
   }
+  | { type: "scrape" }
   | { type: "stop" };
 
 /** What a worker tells the main thread. */
@@ -44,7 +48,8 @@ export type WorkerReport =
   | { type: "cannot listen"; name: string; message: string }
   | { type: "log"; line: string }
   | { type: "failed"; message: string }
-  | { type: "stopped" };
+  | { type: "stats"; stats: StatsSnapshot }
+  | { type: "stopped"; stats: StatsSnapshot };
 
 /** Longest a worker is given to stop before it is terminated, in ms. */
 const WORKER_STOP_MS = STOP_GRACE_MS + DRAIN_MS + 250;
@@ -64,6 +69,16 @@ export class ParallelServer {
   readonly #done = Promise.withResolvers<void>();
   #stopping: Promise<void> | undefined;
 
+  /** Whether it still accepts connections: false from the moment it starts stopping. */
+  get accepting(): boolean {
+    return this.#stopping === undefined;
+  }
+
+  /** Every worker's counts, summed; a worker that has stopped gives its last. */
+  async snapshot(): Promise<StatsSnapshot> {
+    return addSnapshots(await Promise.all(this.#threads.map((thread) => thread.snapshot())));
+  }
+
   private constructor(addr: TcpAddr, threads: Thread[]) {
     this.addr = addr;
     this.workers = threads.length;
@@ -79,6 +94,7 @@ export class ParallelServer {
    *
    * @param options The server's options, as for `serve()`.
    * @param count How many workers, at least 2.
+   * @param metrics Whether the workers measure their event loops' delay, for `--metrics`.
    * @param module The worker module; a test may give its own.
    * @returns The server, once every worker listens.
    * @throws {Deno.errors.AddrInUse} And the other errors of `Deno.listen`, when a worker cannot listen.
@@ -86,6 +102,7 @@ export class ParallelServer {
   static async start(
     options: ServeOptions,
     count: number,
+    metrics = false,
     module: URL = WORKER_MODULE,
   ): Promise<ParallelServer> {
     const hostname = options.hostname ?? DEFAULT_HOSTNAME;
@@ -108,6 +125,7 @@ export class ParallelServer {
         worker,
         options: { ...rest, hostname, port },
         log: log !== null,
+        metrics,
         slots,
       });
     };
@@ -149,6 +167,11 @@ class Thread {
   readonly #stopped = Promise.withResolvers<void>();
   #listening = Promise.withResolvers<number>();
   #number = 0;
+  /** Scrapes waiting for the worker's counts, in the order they were asked. */
+  readonly #scrapes: ((stats: StatsSnapshot) => void)[] = [];
+  /** The worker's counts when it stopped, or when its thread ended. */
+  #last: StatsSnapshot = new ServerStats().snapshot();
+  #ended = false;
 
   constructor(module: URL, log: ((line: string) => void) | undefined) {
     this.failed = this.#failed.promise;
@@ -158,7 +181,11 @@ class Thread {
       else if (data.type === "listening") this.#listening.resolve(data.port);
       else if (data.type === "cannot listen") this.#listening.reject(listenError(data));
       else if (data.type === "failed") this.#fail(data.message);
-      else this.#stopped.resolve();
+      else if (data.type === "stats") this.#scrapes.shift()?.(data.stats);
+      else {
+        this.#last = data.stats;
+        this.#stopped.resolve();
+      }
     };
     this.#worker.onerror = (event) => {
       event.preventDefault(); // handled here: it must not end the process uncaught
@@ -173,6 +200,15 @@ class Thread {
     return this.#listening.promise;
   }
 
+  /** The worker's counts now; its last ones once it has stopped. */
+  snapshot(): Promise<StatsSnapshot> {
+    if (this.#ended) return Promise.resolve(this.#last);
+    return new Promise((resolve) => {
+      this.#scrapes.push(resolve);
+      this.#worker.postMessage({ type: "scrape" } satisfies ToWorker);
+    });
+  }
+
   /** Asks the worker to stop, waits for it within reason, and ends its thread. */
   async stop(): Promise<void> {
     this.#worker.postMessage({ type: "stop" } satisfies ToWorker);
@@ -182,15 +218,19 @@ class Thread {
 
   /** Ends the worker's thread at once. */
   terminate(): void {
+    this.#ended = true;
     this.#worker.terminate();
     this.#stopped.resolve();
+    for (const answer of this.#scrapes.splice(0)) answer(this.#last);
   }
 
   #fail(message: string): void {
     const why = `Worker ${this.#number} failed: ${message}`;
+    this.#ended = true;
     this.#listening.reject(new ServerFailedError(why));
     this.#failed.resolve(why);
     this.#stopped.resolve();
+    for (const answer of this.#scrapes.splice(0)) answer(this.#last);
   }
 }
 

@@ -35,6 +35,7 @@ Deno.test("ParallelServer starts every worker on one free port, writes their log
   const server = await ParallelServer.start(
     { hostname: "127.0.0.1", port: 0, log: (line) => lines.push(line) },
     3,
+    false,
     standIn(LISTENS),
   );
   assert.equal(server.workers, 3);
@@ -56,7 +57,7 @@ Deno.test("ParallelServer reports a worker that cannot listen as the error its l
     self.postMessage({ type: "cannot listen", name: "AddrInUse", message: "Address in use" });
   } else ${LISTENS}`;
   await assert.rejects(
-    ParallelServer.start({ port: 0, log: null }, 2, standIn(cannot)),
+    ParallelServer.start({ port: 0, log: null }, 2, false, standIn(cannot)),
     Deno.errors.AddrInUse,
   );
 });
@@ -64,7 +65,7 @@ Deno.test("ParallelServer reports a worker that cannot listen as the error its l
 Deno.test("ParallelServer refuses a port in use without --reuse-port, as one process does", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   await assert.rejects(
-    ParallelServer.start({ port: taken.addr.port, log: null }, 2, standIn(LISTENS)),
+    ParallelServer.start({ port: taken.addr.port, log: null }, 2, false, standIn(LISTENS)),
     Deno.errors.AddrInUse,
   );
 });
@@ -76,6 +77,7 @@ Deno.test("ParallelServer stops every worker and fails when one worker throws, s
   const server = await ParallelServer.start(
     { port: 0, log: (line) => lines.push(line) },
     2,
+    false,
     standIn(crashes),
   );
   await assert.rejects(

@@ -13,6 +13,7 @@ import {
 } from "../protocol.ts";
 import { AddressRanges } from "./ip.ts";
 import type { ConnectionSlots } from "./slots.ts";
+import type { LogFormat } from "./log.ts";
 
 /** Default most connections served at once. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -116,6 +117,13 @@ export interface ServeOptions {
    * @default {console.error}
    */
   log?: ((line: string) => void) | null;
+  /**
+   * How log lines are written: `text` for people, `json` for log shippers
+   * (one object per line; the README lists the keys).
+   *
+   * @default {"text"}
+   */
+  logFormat?: LogFormat;
 }
 
 /** Why TLS and the PROXY protocol cannot be had together, in words for people. */
@@ -139,6 +147,9 @@ export interface Settings {
   tls?: { cert: string; key: string; handshakeTimeoutMs: number };
   /** `undefined` when nothing is logged. */
   log?: (line: string) => void;
+  logFormat: LogFormat;
+  /** The worker's number, with `--parallel`, for the log. */
+  worker?: number;
   /** Ids and connection slots shared with other workers; `undefined` when the server counts alone. */
   slots?: ConnectionSlots;
 }
@@ -177,6 +188,7 @@ export function resolveSettings(options: ServeOptions): Settings {
       handshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
     },
     log: options.log === undefined ? console.error : options.log ?? undefined,
+    logFormat: options.logFormat ?? "text",
   };
 }
 

@@ -31,6 +31,7 @@ Deno.test("resolveSettings fills in every default, loopback and port 5000 includ
     proxy: undefined,
     tls: undefined,
     log: console.error,
+    logFormat: "text",
   });
   assert.equal(DEFAULT_HOSTNAME, "127.0.0.1", "never every interface by default");
   assert.equal(DEFAULT_PORT, 5000);
@@ -45,6 +46,7 @@ Deno.test("resolveSettings keeps what was given, and reads 0 as no idle limit an
     maxConnections: 3,
     idleTimeoutMs: 100,
     log: (_line: string) => {},
+    logFormat: "json" as const,
   };
   assert.deepEqual(resolveSettings(given), {
     ...given,

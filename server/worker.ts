@@ -13,6 +13,7 @@
 import { listenWith } from "./listen.ts";
 import { resolveSettings } from "./settings.ts";
 import { SharedSlots } from "./slots.ts";
+import { ServerStats, watchLoopDelay } from "./stats.ts";
 import type { ToWorker, WorkerReport } from "./parallel.ts";
 import type { AcceptLoop } from "./accept_loop.ts";
 
@@ -25,21 +26,31 @@ function report(message: WorkerReport): void {
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === "start") start(message);
-  else void server?.stop().catch(() => {}).then(() => report({ type: "stopped" }));
+  else if (message.type === "scrape") report({ type: "stats", stats: counts() });
+  else {
+    void server?.stop().catch(() => {}).then(() => report({ type: "stopped", stats: counts() }));
+  }
 };
 
-function start({ worker, options, log, slots }: Extract<ToWorker, { type: "start" }>): void {
+function counts() {
+  return (server?.stats ?? new ServerStats()).snapshot();
+}
+
+function start(
+  { worker, options, log, metrics, slots }: Extract<ToWorker, { type: "start" }>,
+): void {
   const settings = resolveSettings({
     ...options,
     reusePort: true,
-    log: log ? (line) => report({ type: "log", line: `[worker ${worker}] ${line}` }) : null,
+    log: log ? (line) => report({ type: "log", line }) : null,
   });
   try {
-    server = listenWith({ ...settings, slots: new SharedSlots(slots) });
+    server = listenWith({ ...settings, worker, slots: new SharedSlots(slots) });
   } catch (error) {
     const { name, message } = error instanceof Error ? error : new Error(String(error));
     return report({ type: "cannot listen", name, message });
   }
+  if (metrics) watchLoopDelay(server.stats);
   report({ type: "listening", port: server.addr.port });
   // A listener that failed for good fails the whole server, as in one process.
   server.finished.catch((error) => report({ type: "failed", message: String(error.message) }));

@@ -1,7 +1,7 @@
 /**
  * Tests of one worker of `--parallel` in a real `Worker`: it listens with
  * `SO_REUSEPORT`, answers, sends its log lines naming itself, counts with the
- * shared slots, and stops when told.
+ * shared slots, gives its counts when asked, and stops when told.
  *
  * Loading a worker's code takes read access to it, which `deno task test`
  * grants; under plain `deno test --allow-net` they are skipped.
@@ -54,7 +54,7 @@ function startWorker() {
 
 Deno.test({
   name:
-    "A worker listens, answers, logs naming itself and counting ids from the shared slots, and stops when told",
+    "A worker listens, answers, logs naming itself and counting ids from the shared slots, gives its counts, and stops when told",
   ignore: !mayLoad,
   async fn() {
     using worker = startWorker();
@@ -65,6 +65,7 @@ Deno.test({
       worker: 3,
       options: { hostname: "127.0.0.1", port: 0 },
       log: true,
+      metrics: true,
       slots,
     });
     const { port } = await worker.next("listening");
@@ -73,8 +74,12 @@ Deno.test({
       await peer.send("hola\n");
       assert.equal(await peer.readLine(), "HOLA\n");
     }
+    worker.tell({ type: "scrape" });
+    const { stats } = await worker.next("stats");
+    assert.deepEqual([stats.accepted, stats.messages, stats.receivedBytes], [1, 1, 5]);
     worker.tell({ type: "stop" });
-    await worker.next("stopped");
+    const stopped = await worker.next("stopped");
+    assert.equal(stopped.stats.closed.end_of_input, 1, "its last counts, the close included");
     const logs = worker.logs();
     assert.match(logs[0], /^\[worker 3\] #2 127\.0\.0\.1:\d+ connected$/);
     assert(logs.every((line) => line.startsWith("[worker 3] ")), logs.join("\n"));
@@ -92,6 +97,7 @@ Deno.test({
       worker: 1,
       options: { hostname: "127.0.0.1", port: taken.addr.port },
       log: false,
+      metrics: false,
       slots: SharedSlots.buffer(),
     });
     assert.equal((await worker.next("cannot listen")).name, "AddrInUse");
