@@ -6,27 +6,22 @@
  * Try it: `deno task server`, then `echo "hola servidor" | nc 127.0.0.1 5000`.
  *
  * The protocol itself lives in `protocol.ts`. This module holds `serve()` and
- * the command line; `server/accept_loop.ts` accepts and stops,
- * `server/connection.ts` serves one client, `server/settings.ts` fills in the
- * defaults.
+ * the command line; `server/run.ts` runs the program, `server/accept_loop.ts`
+ * accepts and stops, `server/connection.ts` serves one client,
+ * `server/settings.ts` fills in the defaults.
  *
  * @module
  */
 
 import { readCommandLine } from "./cli.ts";
 import { EXIT } from "./cli/exit_status.ts";
-import { giveUpReading, readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
-import { formatAddress } from "./io.ts";
-import { ServerFailedError, type UppercaseServer } from "./server/accept_loop.ts";
-import { ParallelServer, WORKER_MODULE } from "./server/parallel.ts";
+import { readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
+import type { UppercaseServer } from "./server/accept_loop.ts";
+import { WORKER_MODULE } from "./server/parallel.ts";
 import { listenWith } from "./server/listen.ts";
 import { resolveSettings, type ServeOptions } from "./server/settings.ts";
-import {
-  describeListenError,
-  SERVER_COMMAND_LINE,
-  WORKERS_NEED_READ_ACCESS,
-} from "./server/command_line.ts";
-import { runUntilStopped } from "./server/run.ts";
+import { SERVER_COMMAND_LINE, WORKERS_NEED_READ_ACCESS } from "./server/command_line.ts";
+import { runServer } from "./server/run.ts";
 
 export {
   ServerFailedError,
@@ -72,7 +67,7 @@ export function serve(options: ServeOptions = {}): UppercaseServer {
 export async function main(args: string[]): Promise<number> {
   const command = readCommandLine(args, SERVER_COMMAND_LINE);
   if (typeof command === "number") return command;
-  const { options, tlsFiles, workers } = command;
+  const { options, tlsFiles } = command;
   const tls = await readArgumentFiles(async () =>
     tlsFiles && {
       cert: await readPemFile(tlsFiles.cert, "TLS certificate", "CERTIFICATE"),
@@ -81,26 +76,11 @@ export async function main(args: string[]): Promise<number> {
   );
   if (typeof tls === "number") return tls;
   options.tls = tls;
-  if (workers > 1 && !mayStartWorkers()) {
+  if (command.workers > 1 && !mayStartWorkers()) {
     console.error(WORKERS_NEED_READ_ACCESS);
     return EXIT.USAGE;
   }
-  let server: UppercaseServer | ParallelServer;
-  try {
-    server = workers > 1 ? await ParallelServer.start(options, workers) : serve(options);
-  } catch (error) {
-    if (error instanceof ServerFailedError) {
-      console.error(error.message);
-      return EXIT.SOFTWARE;
-    }
-    console.error(describeListenError(error, formatAddress(resolveSettings(options)), tlsFiles));
-    return EXIT.CANNOT_LISTEN;
-  }
-  // Only now: the workers, if any, have loaded their code.
-  giveUpReading();
-  const across = workers > 1 ? ` with ${workers} workers` : "";
-  console.log(`Listening on ${formatAddress(server.addr)}${across} (Ctrl-C to stop)`);
-  return await runUntilStopped(server);
+  return await runServer(command);
 }
 
 /** Whether the workers of `--parallel` may load their code, which takes read access to it. */

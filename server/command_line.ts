@@ -28,6 +28,7 @@ import {
   TLS_WITH_PROXY_PROTOCOL,
 } from "./settings.ts";
 import { AddressRanges } from "./ip.ts";
+import { LOG_FORMATS, type LogFormat } from "./log.ts";
 
 /** The server's flags. */
 export const SERVER_FLAGS = {
@@ -80,6 +81,16 @@ export const SERVER_FLAGS = {
     help: "Serve TLS with this certificate chain (PEM); needs `--tls-key`",
   },
   "tls-key": { value: "<file>", help: "The TLS certificate's private key (PEM)" },
+  metrics: {
+    value: "<host:port>",
+    help:
+      "Serve `/metrics` (Prometheus) and `/healthz` over HTTP there; a port alone is on 127.0.0.1",
+  },
+  "log-format": {
+    value: "<text|json>",
+    default: "text",
+    help: "`text` for people; `json`, one object per line, for log shippers",
+  },
   quiet: { help: "No connection log on stderr" },
   help: { short: "h", help: "Usage, options and examples" },
   version: { short: "V", help: "The version" },
@@ -93,6 +104,8 @@ export interface ServerCommand {
   tlsFiles?: { cert: string; key: string };
   /** How many workers serve (`--parallel`); 1 runs the server in the main thread alone. */
   workers: number;
+  /** Where to serve `/metrics` and `/healthz` (`--metrics`), if anywhere. */
+  metrics?: { hostname: string; port: number };
 }
 
 /** Why `--parallel` cannot start without read access, and what to do. */
@@ -168,6 +181,7 @@ Stop it with Ctrl-C (or SIGTERM): it closes every connection and exits 0.`,
       options: serveOptionsFrom(flags),
       tlsFiles: tlsFilesFrom(flags),
       workers: workerCount(flags.parallel, thisMachine()),
+      metrics: metricsAddress(flags.metrics),
     }),
   },
 );
@@ -191,7 +205,37 @@ function serveOptionsFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServeOptions 
     proxyProtocol: flags["proxy-protocol"],
     trustedProxies: trustedProxiesFlag(flags["trusted-proxies"], flags["proxy-protocol"]),
     log: flags.quiet ? null : undefined,
+    logFormat: logFormatFlag(flags["log-format"]),
   };
+}
+
+function logFormatFlag(value: string | undefined): LogFormat | undefined {
+  if (value === undefined || (LOG_FORMATS as string[]).includes(value)) {
+    return value as LogFormat | undefined;
+  }
+  throw new UsageError(`Invalid value "${value}" for --log-format: expected text or json`);
+}
+
+/**
+ * Reads `--metrics`: `host:port`, `[IPv6]:port`, or a port alone, which
+ * listens on loopback: exposing the endpoint is a choice to make out loud.
+ *
+ * @param value The flag's text, or `undefined` when it is left out.
+ * @returns Where to listen, or `undefined`.
+ * @throws {UsageError} When it is not an address with a port.
+ */
+export function metricsAddress(
+  value: string | undefined,
+): { hostname: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  const match = value.match(/^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/) ?? value.match(/^()()(\d+)$/);
+  const port = match && Number(match[3]);
+  if (!match || !(port! <= 65535)) {
+    throw new UsageError(
+      `Invalid value "${value}" for --metrics: expected host:port, such as 127.0.0.1:9464, or a port`,
+    );
+  }
+  return { hostname: match[1] || match[2] || DEFAULT_HOSTNAME, port: port! };
 }
 
 function tlsFilesFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServerCommand["tlsFiles"] {
@@ -222,15 +266,23 @@ function trustedProxiesFlag(value: string | undefined, proxyProtocol: boolean | 
  *
  * @param error What `Deno.listen` threw.
  * @param address Where it tried to listen, as `host:port`.
- * @param tlsFiles The TLS files it was given, if any, to name them.
+ * @param about What was listening and which flags set its address: the
+ *   protocol's port (`--host`, `--port`) unless said otherwise, and the TLS
+ *   files it was given, if any, to name them.
  * @returns The line for stderr.
  */
 export function describeListenError(
   error: unknown,
   address: string,
-  tlsFiles?: ServerCommand["tlsFiles"],
+  about: {
+    what?: string;
+    hostFlag?: string;
+    portFlag?: string;
+    tlsFiles?: ServerCommand["tlsFiles"];
+  } = {},
 ): string {
-  const action = `Cannot listen on ${address}`;
+  const { what = "listen", hostFlag = "--host", portFlag = "--port", tlsFiles } = about;
+  const action = `Cannot ${what} on ${address}`;
   if (tlsFiles && error instanceof Error && /KeyMismatch/.test(error.message)) {
     return `${action}: the TLS private key "${tlsFiles.key}" does not match the certificate "${tlsFiles.cert}"`;
   }
@@ -238,13 +290,13 @@ export function describeListenError(
     return `${action}: TLS cannot use "${tlsFiles.cert}" and "${tlsFiles.key}": ${error.message}`;
   }
   if (error instanceof Deno.errors.AddrInUse) {
-    return `${action}: address already in use. Stop the program using it, or pick another port with --port`;
+    return `${action}: address already in use. Stop the program using it, or pick another port with ${portFlag}`;
   }
   if (error instanceof Deno.errors.PermissionDenied) {
-    return `${action}: permission denied. Ports below 1024 need privileges; pick another with --port`;
+    return `${action}: permission denied. Ports below 1024 need privileges; pick another with ${portFlag}`;
   }
   if (error instanceof Deno.errors.AddrNotAvailable) {
-    return `${action}: no such address on this machine. Check --host`;
+    return `${action}: no such address on this machine. Check ${hostFlag}`;
   }
   if (error instanceof Deno.errors.NotCapable) {
     return `${action}: network access not granted. Run it with deno task server, or deno run --allow-net`;

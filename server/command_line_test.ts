@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import {
   describeListenError,
   MAX_WORKERS,
+  metricsAddress,
   SERVER_COMMAND_LINE,
   workerCount,
 } from "./command_line.ts";
@@ -41,6 +42,8 @@ Deno.test("SERVER_COMMAND_LINE turns each flag into its serve() option, in serve
       "--trusted-proxies",
       "10.0.0.0/8,::1",
       "--quiet",
+      "--log-format",
+      "json",
     ]),
     {
       hostname: "::1",
@@ -53,6 +56,7 @@ Deno.test("SERVER_COMMAND_LINE turns each flag into its serve() option, in serve
       proxyProtocol: true,
       trustedProxies: "10.0.0.0/8,::1",
       log: null,
+      logFormat: "json",
     },
   );
 });
@@ -174,4 +178,34 @@ Deno.test("workerCount refuses --parallel off Linux, where SO_REUSEPORT does not
     1,
     "without it, nothing changes",
   );
+});
+
+Deno.test("metricsAddress reads host:port, [IPv6]:port, or a port alone on loopback", () => {
+  const table: [string, { hostname: string; port: number }][] = [
+    ["127.0.0.1:9464", { hostname: "127.0.0.1", port: 9464 }],
+    ["0.0.0.0:0", { hostname: "0.0.0.0", port: 0 }],
+    ["[::1]:9464", { hostname: "::1", port: 9464 }],
+    ["9464", { hostname: "127.0.0.1", port: 9464 }],
+    [":9464", { hostname: "127.0.0.1", port: 9464 }],
+  ];
+  for (const [value, want] of table) assert.deepEqual(metricsAddress(value), want, value);
+  assert.equal(metricsAddress(undefined), undefined);
+  for (const bad of ["localhost", "127.0.0.1:", "127.0.0.1:70000", "::1:9464", "a:b"]) {
+    assert.throws(
+      () => metricsAddress(bad),
+      /^UsageError: Invalid value ".*" for --metrics: expected host:port/,
+    );
+  }
+});
+
+Deno.test("SERVER_COMMAND_LINE reads --log-format text or json, and refuses anything else", () => {
+  const read = (args: string[]) =>
+    SERVER_COMMAND_LINE.read(parseFlags(args, SERVER_COMMAND_LINE.flags));
+  assert.equal(read(["--log-format", "json"]).options.logFormat, "json");
+  assert.equal(read([]).options.logFormat, undefined, "left to serve()'s default, text");
+  assert.throws(
+    () => read(["--log-format", "yaml"]),
+    new UsageError('Invalid value "yaml" for --log-format: expected text or json'),
+  );
+  assert.deepEqual(read(["--metrics", "9464"]).metrics, { hostname: "127.0.0.1", port: 9464 });
 });

@@ -1,0 +1,105 @@
+/**
+ * `--metrics`: an HTTP endpoint beside the protocol's port, for Prometheus
+ * and for health checks. `GET /metrics` answers the server's counts in
+ * Prometheus' text format; `GET /healthz` answers 200 while the server
+ * accepts connections and 503 from the moment it starts stopping (a
+ * Kubernetes readiness probe); anything else is 404.
+ *
+ * The counts are gathered when Prometheus asks, from each worker, so that
+ * serving clients costs nothing more than adding to plain numbers.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { EXPOSITION_CONTENT_TYPE, type ProcessFigures, renderMetrics } from "./exposition.ts";
+import type { StatsSnapshot } from "./stats.ts";
+import type { TcpAddr } from "./accept_loop.ts";
+import config from "../deno.json" with { type: "json" };
+
+/** What the endpoint reports on: a running server. */
+export interface MetricsSource {
+  /** Its counts now, summed over its workers. */
+  snapshot(): StatsSnapshot | Promise<StatsSnapshot>;
+  /** Whether it still accepts connections. */
+  readonly accepting: boolean;
+}
+
+/** A running endpoint. */
+export interface MetricsEndpoint extends AsyncDisposable {
+  /** Where it listens. */
+  readonly addr: TcpAddr;
+  /** Stops it, once the requests in progress are answered. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the endpoint.
+ *
+ * @param address Where to listen; port 0 picks a free one.
+ * @param source The server it reports on.
+ * @param maxConnections The server's `--max-connections`, reported beside its counts.
+ * @returns The running endpoint.
+ * @throws {Deno.errors.AddrInUse} And the other errors of `Deno.listen`.
+ */
+export function serveMetrics(
+  address: { hostname: string; port: number },
+  source: MetricsSource,
+  maxConnections: number,
+): MetricsEndpoint {
+  const facts = { maxConnections, version: config.version, deno: Deno.version.deno };
+  const server = Deno.serve({ ...address, onListen: () => {} }, async (request) => {
+    const { pathname } = new URL(request.url);
+    if (request.method !== "GET") return notFound();
+    if (pathname === "/metrics") {
+      const text = renderMetrics(await source.snapshot(), facts, processFigures());
+      return new Response(text, { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });
+    }
+    if (pathname === "/healthz") {
+      return source.accepting ? new Response("ok\n") : new Response("stopping\n", { status: 503 });
+    }
+    return notFound();
+  });
+  return {
+    addr: server.addr as TcpAddr,
+    shutdown: () => server.shutdown(),
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+function notFound(): Response {
+  return new Response("not found: try /metrics or /healthz\n", { status: 404 });
+}
+
+/** The process's figures now: every thread's CPU time and memory, and its file descriptors where it may read them. */
+function processFigures(): ProcessFigures {
+  const { user, system } = process.cpuUsage();
+  return {
+    cpuSeconds: (user + system) / 1e6,
+    residentBytes: Deno.memoryUsage().rss,
+    startTimeSeconds: performance.timeOrigin / 1000,
+    openFds: fromProc(() => [...Deno.readDirSync("/proc/self/fd")].length),
+    maxFds: fromProc(() => {
+      const limits = Deno.readTextFileSync("/proc/self/limits");
+      return Number(limits.match(/^Max open files\s+(\d+)/m)?.[1] ?? NaN);
+    }),
+  };
+}
+
+/**
+ * A figure from `/proc/self`. Deno reads /proc only with `--allow-all`
+ * (denoland/deno#23703): without it, file descriptors cannot be counted, and
+ * are left out, as client libraries leave them out where there is no /proc.
+ * The permission is asked first, so that Deno never prompts for it at a terminal.
+ */
+function fromProc(read: () => number): number | undefined {
+  if (Deno.permissions.querySync({ name: "read", path: "/proc/self" }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    const value = read();
+    return Number.isNaN(value) ? undefined : value;
+  } catch {
+    return undefined; // not without --allow-all, or no /proc
+  }
+}
