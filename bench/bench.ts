@@ -35,7 +35,7 @@ import {
   startServer,
 } from "./servers.ts";
 import { driver, loadScenario, measure, report, type Scenario } from "./measure.ts";
-import { parallelGain, tlsCost, workerMemory } from "./comparisons.ts";
+import { metricsCost, parallelGain, tlsCost, workerMemory } from "./comparisons.ts";
 import { MAX_WORKERS } from "../server/command_line.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -135,6 +135,7 @@ async function main(args: string[]): Promise<number> {
       medians.forEach((measurement, i) => results.servers[i].measurements.push(measurement));
     }
     for (const server of servers.splice(0)) await server.stop();
+    if (!flags.host) results.comparisons.push(await metricsCost(core, load, timing));
     if (!flags.host && !flags["no-tls"]) {
       const tls = await tlsCost(core, timing);
       if (tls) results.comparisons.push(tls);

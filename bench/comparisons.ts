@@ -8,7 +8,14 @@
  */
 
 import { type Measurement, pingPong, residentKib } from "./load.ts";
-import { type Driver, loadScenario, measure, report, type Scenario } from "./measure.ts";
+import {
+  type Driver,
+  loadScenario,
+  measure,
+  measureTogether,
+  report,
+  type Scenario,
+} from "./measure.ts";
 import { ourServerCommand, SERVER_CORE, type ServerUnderTest, startServer } from "./servers.ts";
 import type { Comparison, WorkerMemory } from "./report.ts";
 import { makeTestCertificates } from "../test_certificates.ts";
@@ -25,7 +32,11 @@ export interface Timing {
   rounds: number;
 }
 
-/** Runs every scenario on every variant, all started at once and taking turns. */
+/**
+ * Runs every scenario on every variant, all started at once: taking turns,
+ * or, `together`, loaded at the same moment, so that a small difference
+ * shows through the machine's drift.
+ */
 async function compare(
   title: string,
   note: string,
@@ -33,6 +44,7 @@ async function compare(
   scenarios: Scenario[],
   timing: Timing,
   bound: (measurement: Measurement) => boolean,
+  together = false,
 ): Promise<Comparison> {
   const servers: ServerUnderTest[] = [];
   try {
@@ -41,9 +53,15 @@ async function compare(
       title,
       note,
       variants: variants.map((variant) => ({ name: variant.name, measurements: [] })),
+      ratios: together ? [] : undefined,
     };
     for (const scenario of scenarios) {
-      const medians = await measure(servers, scenario, timing.seconds, bound);
+      let medians: Measurement[];
+      if (together) {
+        const run = await measureTogether(servers, scenario, timing.seconds, bound);
+        medians = run.medians;
+        comparison.ratios!.push(run.ratios.at(-1)!);
+      } else medians = await measure(servers, scenario, timing.seconds, bound);
       medians.forEach((m, i) => comparison.variants[i].measurements.push(m));
     }
     return comparison;
@@ -137,6 +155,48 @@ export async function parallelGain(
       driver.bound,
     ),
   ];
+}
+
+/**
+ * What `--metrics` costs on the hot path: ping-pong with 100 connections,
+ * with and without the endpoint (scraped once a second meanwhile, as a busy
+ * Prometheus would), both servers loaded at the same moment on one core, each
+ * by a generator of its own, round after round: the cost sought is a few
+ * percent, and the machine drifts by more from one second to the next.
+ */
+export function metricsCost(core: string | undefined, driver: Driver, timing: Timing) {
+  return compare(
+    "--metrics against none",
+    "our server, the endpoint scraped every second; both loaded at once, 9 rounds or more, " +
+      "ratios round by round",
+    [
+      { name: "without --metrics", start: () => startServer("plain", ourServerCommand(), core) },
+      {
+        name: "with --metrics",
+        start: async () => {
+          const server = await startServer("metrics", ourServerCommand("--metrics", "0"), core);
+          return scrapedEverySecond(server);
+        },
+      },
+    ],
+    [loadScenario(driver, "ping-pong", 100, Math.max(timing.rounds, 9))],
+    timing,
+    driver.bound,
+    true,
+  );
+}
+
+/** Scrapes a server's `/metrics` once a second until it stops. */
+function scrapedEverySecond(server: ServerUnderTest): ServerUnderTest {
+  const url = server.metrics!;
+  const timer = setInterval(() => fetch(url).then((r) => r.text()).catch(() => {}), 1_000);
+  return {
+    ...server,
+    stop: () => {
+      clearInterval(timer);
+      return server.stop();
+    },
+  };
 }
 
 /** Resident memory of an idle server with 1, 2 and 4 workers, each freshly started. */

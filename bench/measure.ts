@@ -100,25 +100,76 @@ export async function measure(
   for (let round = 1; round <= scenario.rounds; round++) {
     for (const [i, server] of servers.entries()) {
       const of = scenario.rounds > 1 ? ` (round ${round} of ${scenario.rounds})` : "";
-      const progress = (text: string) => report(`${server.name}${of}: ${text}`);
-      progress(scenario.title);
-      const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
-      const started = performance.now();
-      const measurement = await scenario.run(server, {
-        warmupSeconds: 1,
-        seconds,
-        onProgress: progress,
-      });
-      const wallSeconds = (performance.now() - started) / 1000;
-      const cpuAfter = server.pid ? await cpuSeconds(server.pid) : undefined;
-      if (cpuBefore !== undefined && cpuAfter !== undefined) {
-        measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
-      }
-      measurement.generatorBound = bound(measurement) || undefined;
-      rounded[i].push(measurement);
+      report(`${server.name}${of}: ${scenario.title}`);
+      rounded[i].push(await runOnce(server, scenario, seconds, bound));
     }
   }
   return rounded.map(median);
+}
+
+/**
+ * Runs a scenario on every server at the same moment, each with a generator
+ * of its own, `scenario.rounds` times. On a machine whose speed drifts from
+ * one second to the next, only a difference between the servers shows in
+ * each round's figures: each round's ratio to the first server is kept.
+ *
+ * @returns Each server's median run, and the median ratio of each server's
+ *   messages/s, and server CPU per message, to the first's, round by round.
+ */
+export async function measureTogether(
+  servers: ServerUnderTest[],
+  scenario: Scenario,
+  seconds: number,
+  bound: (measurement: Measurement) => boolean,
+): Promise<{ medians: Measurement[]; ratios: { messages: number; cpu?: number }[] }> {
+  const rounded: Measurement[][] = servers.map(() => []);
+  for (let round = 1; round <= scenario.rounds; round++) {
+    report(
+      `${servers.map((s) => s.name).join(" and ")} at once (round ${round}): ${scenario.title}`,
+    );
+    const runs = await Promise.all(servers.map((s) => runOnce(s, scenario, seconds, bound)));
+    runs.forEach((measurement, i) => rounded[i].push(measurement));
+  }
+  const cpuPerMessage = (m: Measurement) => m.serverCpu && m.serverCpu / m.messagesPerSecond;
+  const ratios = rounded.map((runs) => {
+    const messages = runs.map((m, round) =>
+      m.messagesPerSecond / rounded[0][round].messagesPerSecond
+    );
+    const cpu = runs.map((m, round) => cpuPerMessage(m)! / cpuPerMessage(rounded[0][round])!);
+    return {
+      messages: middle(messages),
+      cpu: cpu.every(Number.isFinite) ? middle(cpu) : undefined,
+    };
+  });
+  return { medians: rounded.map(median), ratios };
+}
+
+/** Runs a scenario once on one server, with that server's CPU time read around it. */
+async function runOnce(
+  server: ServerUnderTest,
+  scenario: Scenario,
+  seconds: number,
+  bound: (measurement: Measurement) => boolean,
+): Promise<Measurement> {
+  const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
+  const started = performance.now();
+  const measurement = await scenario.run(server, {
+    warmupSeconds: 1,
+    seconds,
+    onProgress: (text) => report(`${server.name}: ${text}`),
+  });
+  const wallSeconds = (performance.now() - started) / 1000;
+  const cpuAfter = server.pid ? await cpuSeconds(server.pid) : undefined;
+  if (cpuBefore !== undefined && cpuAfter !== undefined) {
+    measurement.serverCpu = (cpuAfter - cpuBefore) / wallSeconds;
+  }
+  measurement.generatorBound = bound(measurement) || undefined;
+  return measurement;
+}
+
+/** The median of some numbers (the upper one of an even count). */
+function middle(numbers: number[]): number {
+  return numbers.toSorted((a, b) => a - b)[Math.floor(numbers.length / 2)];
 }
 
 /** The measurement with the median messages/s (the upper one of an even count). */

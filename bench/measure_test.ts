@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { driver, loadScenario, measure } from "./measure.ts";
+import { driver, loadScenario, measure, measureTogether } from "./measure.ts";
 import { startServer } from "../test_helpers.ts";
 import type { Measurement } from "./load.ts";
 
@@ -53,4 +53,31 @@ Deno.test("loadScenario names its load and its connections", () => {
     loadScenario(load, "small-writes", 10, 1).title,
     "pipelined, one send per line with 10 connections",
   );
+});
+
+Deno.test("measureTogether runs every server at once each round, and keeps the median of each round's ratio to the first", async () => {
+  const started: string[] = [];
+  // Round by round the machine's speed swings, and b stays 2% behind a.
+  const speed = [100, 60, 140];
+  let round = -1;
+  const scenario = {
+    title: "together",
+    rounds: 3,
+    run: (server: { name: string }) => {
+      if (server.name === "a") round++;
+      started.push(`${server.name}${round}`);
+      const messagesPerSecond = speed[round] * (server.name === "a" ? 1 : 0.98);
+      return Promise.resolve({ messagesPerSecond, generatorCpu: 0.5 } as Measurement);
+    },
+  };
+  const servers = ["a", "b"].map((name) => ({
+    name,
+    target: { hostname: "127.0.0.1", port: 1 },
+    stop: () => Promise.resolve(),
+  }));
+  const { medians, ratios } = await measureTogether(servers, scenario, 1, () => false);
+  assert.deepEqual(started, ["a0", "b0", "a1", "b1", "a2", "b2"]);
+  assert.deepEqual(medians.map((m) => m.messagesPerSecond), [100, 98]);
+  assert(Math.abs(ratios[1].messages - 0.98) < 1e-9, "the swings cancel out");
+  assert.equal(ratios[0].messages, 1);
 });

@@ -15,6 +15,11 @@ export interface Comparison {
   note: string;
   /** Each way, with its measurements in the same scenarios, in the same order. */
   variants: { name: string; measurements: Measurement[] }[];
+  /**
+   * When the ways were loaded at the same moment: per scenario, the median of
+   * the last way's ratios to the first, round by round.
+   */
+  ratios?: { messages: number; cpu?: number }[];
 }
 
 /** An idle server's resident memory with some number of workers. */
@@ -218,10 +223,12 @@ function renderComparison(comparison: Comparison): string[] {
       return `${name} ${number(v.messagesPerSecond)} messages/s${p99}${cpu}`;
     });
     const last = others.at(-1)!.measurements[i];
-    const ratios = [`${(last.messagesPerSecond / m.messagesPerSecond).toFixed(2)}× messages/s`];
-    if (micros(last) && micros(m)) {
-      ratios.push(`${(micros(last)! / micros(m)!).toFixed(2)}× server CPU per message`);
-    }
+    const paired = comparison.ratios?.[i];
+    const messages = paired?.messages ?? last.messagesPerSecond / m.messagesPerSecond;
+    const cpu = paired ? paired.cpu : micros(last) && micros(m) && micros(last)! / micros(m)!;
+    const ratios = [`${messages.toFixed(paired ? 3 : 2)}× messages/s`];
+    if (cpu) ratios.push(`${cpu.toFixed(paired ? 3 : 2)}× server CPU per message`);
+    if (paired) ratios.push("median of the rounds' ratios");
     if (m.generatorBound || last.generatorBound) ratios.push("generator-bound");
     lines.push(`  ${label(m)} ${m.connections}: ${figures.join("; ")}: ${ratios.join(", ")}`);
   });

@@ -28,6 +28,8 @@ export interface ServerUnderTest {
   target: Target;
   /** Its process, for its CPU time and memory; unknown for a server the bench did not start. */
   pid?: number;
+  /** Its metrics endpoint, when it was started with `--metrics`. */
+  metrics?: string;
   /** Stops it, if the bench started it. */
   stop(): Promise<void>;
 }
@@ -74,7 +76,8 @@ export async function startServer(
     .spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
-  while (!/Listening on .*:\d+/.test(text)) {
+  const ready = command.includes("--metrics") ? /Metrics on \S+\n/ : /Listening on .*:\d+/;
+  while (!ready.test(text)) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`${name} exited before listening`);
     text += value;
@@ -85,6 +88,7 @@ export async function startServer(
     name,
     target: { hostname: "127.0.0.1", port },
     pid: child.pid,
+    metrics: text.match(/Metrics on (\S+)/)?.[1],
     async stop() {
       child.kill("SIGTERM");
       await child.status;
