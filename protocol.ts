@@ -40,6 +40,7 @@
 import { copyUppercaseAscii, endsInsideCharacter, uppercaseUtf8 } from "./protocol/text.ts";
 
 export { DISCONNECT_COMMAND, isDisconnectCommand } from "./protocol/command.ts";
+export { ERROR_LINES, errorLineKind, isErrorLine } from "./protocol/error_lines.ts";
 
 /** The address the server listens on and the client connects to: IPv4 loopback, which
  * every localhost client reaches, IPv4-only ones included. */
@@ -60,44 +61,6 @@ export const DEFAULT_FLUSH_DELAY_MS = 50;
  */
 export const MAX_UPPERCASE_GROWTH = 3;
 
-/**
- * Every `ERROR` line the server sends (rules 6 and 7), built from its limits.
- * The server closes the connection after any of them.
- */
-export const ERROR_LINES = {
-  /** A message over the limit (rule 6). */
-  messageTooLong: (limitBytes: number): string =>
-    `ERROR message too long (limit ${limitBytes} bytes)\n`,
-  /** The server already serves as many clients as it may (rule 7). */
-  tooManyConnections: (limit: number): string =>
-    `ERROR too many connections (limit ${limit}), try again later\n`,
-  /** The client sent nothing for too long (rule 7). */
-  idleTimeout: (seconds: number): string =>
-    `ERROR idle timeout (nothing received for ${seconds} s)\n`,
-} as const;
-
-/**
- * Tells one of the server's `ERROR` lines from a reply (rule 7): a reply
- * starts with `ERROR` only when its message, uppercased, does too.
- *
- * @example A reply to "error 404" is not an error
- * ```ts
- * import assert from "node:assert/strict";
- * import { isErrorLine } from "./protocol.ts";
- *
- * assert(isErrorLine("ERROR message too long (limit 8 bytes)", "demasiado largo"));
- * assert(!isErrorLine("ERROR 404", "error 404"));
- * ```
- *
- * @param line A line from the server, without its terminator.
- * @param message The message it answers, as sent.
- * @returns Whether the line is the server's `ERROR` line.
- */
-export function isErrorLine(line: string, message: string): boolean {
-  return line.startsWith(ERROR_PREFIX) && !message.toUpperCase().startsWith(ERROR_PREFIX);
-}
-
-const ERROR_PREFIX = "ERROR";
 // Room for the longest ERROR line, whatever the limits in it.
 const ERROR_LINE_ROOM = 256;
 
