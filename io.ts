@@ -83,6 +83,25 @@ async function raceTimer<T>(promise: Promise<T>, ms: number): Promise<T | typeof
 }
 
 /**
+ * Waits `ms` milliseconds, or less if `signal` is aborted first, and leaves no timer behind.
+ *
+ * @param ms How long; nothing is waited for when it is 0 or less.
+ * @param signal Ends the wait early.
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/**
  * Closes a connection so that the bytes already written reach the peer.
  * Closing a socket with unread input makes the kernel send a reset, which can
  * destroy the last reply; so the write side is shut first and the input is

@@ -22,13 +22,25 @@ export interface ServerAddress {
 }
 
 /**
+ * A connection that could not be made: a {@linkcode SessionEnd} that says
+ * whether trying again could help (no server there yet, a reset) or not (a
+ * certificate this client does not trust).
+ */
+export class CannotConnect extends SessionEnd {
+  /** Makes the failure, with its line for people. */
+  constructor(message: string, readonly retryable: boolean) {
+    super(EXIT.NO_SERVER, message);
+  }
+}
+
+/**
  * Connects, and completes the TLS handshake when asked to, so that a
  * certificate that cannot be trusted is reported now rather than at the first
  * message.
  *
  * @param server Where the server is, and whether it speaks TLS.
  * @returns The connection.
- * @throws {SessionEnd} With {@linkcode EXIT.NO_SERVER} and a line saying why.
+ * @throws {CannotConnect} With {@linkcode EXIT.NO_SERVER} and a line saying why.
  */
 export async function connect(server: ServerAddress): Promise<Deno.TcpConn | Deno.TlsConn> {
   const { hostname, port, tls } = server;
@@ -40,12 +52,12 @@ export async function connect(server: ServerAddress): Promise<Deno.TcpConn | Den
       : await Deno.connect({ hostname, port });
   } catch (error) {
     if (error instanceof Deno.errors.ConnectionRefused) {
-      throw new SessionEnd(
-        EXIT.NO_SERVER,
+      throw new CannotConnect(
         `${action}: no server is listening there. Start one with "deno task server", or pick another with --host and --port`,
+        true,
       );
     }
-    throw new SessionEnd(EXIT.NO_SERVER, `${action}: ${describeNetworkError(error)}`);
+    throw new CannotConnect(`${action}: ${describeNetworkError(error)}`, true);
   }
   if ("setNoDelay" in conn) {
     conn.setNoDelay(true);
@@ -56,7 +68,9 @@ export async function connect(server: ServerAddress): Promise<Deno.TcpConn | Den
     return conn;
   } catch (error) {
     conn.close();
-    throw new SessionEnd(EXIT.NO_SERVER, `${action}: ${describeTlsError(error, hostname)}`);
+    // A certificate stays what it is however often one tries; a reset may not.
+    const certificate = /certificate|UnknownIssuer|Expired|NotValidYet/i.test(String(error));
+    throw new CannotConnect(`${action}: ${describeTlsError(error, hostname)}`, !certificate);
   }
 }
 

@@ -31,6 +31,14 @@ export interface ReplyFraming {
   maxReplyBytes: number;
   /** Quiet pause, in ms, that ends a reply without a newline. */
   quietMs: number;
+  /**
+   * What becomes of bytes with no newline and no pause after them when the
+   * server's side ends: the last reply (`true`), or a reply cut in the middle,
+   * thrown away so that its line can be sent again (`false`).
+   *
+   * @default {true}
+   */
+  keepCutReply?: boolean;
 }
 
 /**
@@ -48,7 +56,7 @@ export class ReplyStream {
   /** Starts reading replies from `conn`. */
   constructor(conn: Deno.Conn, framing: ReplyFraming) {
     const framer = new MessageFramer({ maxMessageBytes: framing.maxReplyBytes });
-    this.ended = this.#pump(conn, framer, framing.quietMs);
+    this.ended = this.#pump(conn, framer, framing.quietMs, framing.keepCutReply ?? true);
   }
 
   /** Why the server's side ended, once it has. */
@@ -67,7 +75,12 @@ export class ReplyStream {
     return this.#queue.splice(0);
   }
 
-  async #pump(conn: Deno.Conn, framer: MessageFramer, quietMs: number): Promise<string> {
+  async #pump(
+    conn: Deno.Conn,
+    framer: MessageFramer,
+    quietMs: number,
+    keepCutReply: boolean,
+  ): Promise<string> {
     const buffer = new Uint8Array(64 * 1024);
     let reason = "the server closed the connection";
     try {
@@ -78,7 +91,9 @@ export class ReplyStream {
           reason = "the server speaks TLS";
           break;
         }
-        if (result === TIMED_OUT || result === null) this.#deliver(framer.flush());
+        if (result === TIMED_OUT || (result === null && keepCutReply)) {
+          this.#deliver(framer.flush());
+        }
         if (result === null) break;
         if (result === TIMED_OUT) continue;
         for (const reply of framer.push(buffer.subarray(0, result))) {

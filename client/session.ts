@@ -7,7 +7,7 @@
  */
 
 import { DISCONNECT_COMMAND, isErrorLine, type Message } from "../protocol.ts";
-import { describeNetworkError, withTimeout, writeAll } from "../io.ts";
+import { withTimeout, writeAll } from "../io.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import type { ReplyStream } from "./replies.ts";
 
@@ -25,19 +25,6 @@ export class SessionEnd extends Error {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const DISCONNECT_BYTES = encoder.encode(DISCONNECT_COMMAND);
-
-/**
- * Sends bytes to the server.
- *
- * @throws {SessionEnd} When the server has gone.
- */
-export async function send(conn: Deno.Conn, replies: ReplyStream, bytes: Uint8Array) {
-  try {
-    await writeAll(conn, bytes);
-  } catch (error) {
-    throw connectionLost(replies, `while sending (${describeNetworkError(error)})`);
-  }
-}
 
 /**
  * Sends the disconnect command bare, shuts the write side and waits briefly for

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { EXIT } from "../cli/exit_status.ts";
 import { ReplyStream } from "./replies.ts";
-import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
+import { checkForServerError, connectionLost, disconnect, SessionEnd } from "./session.ts";
 import { fakeServer } from "../test_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -35,24 +35,6 @@ Deno.test("disconnect sends DESCONEXION bare, half-closes, and waits for the ser
   await disconnect(conn, replies);
   assert.equal(await received.promise, "DESCONEXION", "no newline, then end of input");
   assert.equal(replies.endReason, "the server closed the connection", "waited for the close");
-  conn.close();
-});
-
-Deno.test("send to a server that reset the connection ends the session as lost, with status 4", async () => {
-  await using server = await fakeServer((socket) =>
-    socket.on("data", () => socket.resetAndDestroy())
-  );
-  const { conn, replies } = await session(server);
-  await conn.write(encoder.encode("hola\n"));
-  await replies.ended;
-  await assert.rejects(
-    async () => {
-      for (let i = 0; i < 100; i++) await send(conn, replies, encoder.encode("hola\n"));
-    },
-    (error) =>
-      error instanceof SessionEnd && error.status === EXIT.CONNECTION_LOST &&
-      /^Connection lost while sending/.test(error.message),
-  );
   conn.close();
 });
 

@@ -11,6 +11,7 @@ import {
   closeQuietly,
   describeNetworkError,
   formatAddress,
+  sleep,
   TIMED_OUT,
   withTimeout,
   writeAll,
@@ -343,15 +344,3 @@ export class AcceptLoop implements UppercaseServer {
 }
 
 const encoder = new TextEncoder();
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
