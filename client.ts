@@ -18,13 +18,12 @@
  * @module
  */
 
-import { connect } from "./client/connect.ts";
 import { replyLimit } from "./protocol.ts";
 import { readCommandLine } from "./cli.ts";
 import { giveUpReading, readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
 import { formatAddress } from "./io.ts";
 import { CLIENT_COMMAND_LINE } from "./client/command_line.ts";
-import { ReplyStream } from "./client/replies.ts";
+import { Link } from "./client/link.ts";
 import { Pipeline } from "./client/pipeline.ts";
 import { runTerminal, styleFor } from "./client/terminal.ts";
 import { SessionEnd } from "./client/session.ts";
@@ -59,26 +58,31 @@ export async function runClient(options: ClientOptions): Promise<number> {
   const { hostname, port, maxMessageBytes, ...settings } = resolveClientSettings(options);
   const style = styleFor(settings.color);
   const output = options.output.getWriter();
+  const reconnecting = settings.reconnect
+    ? {
+      retryForMs: settings.retryForMs,
+      notify: (line: string) => tell(options.errors, style.info(line) + "\n"),
+    }
+    : undefined;
   let status: number;
   try {
-    const conn = await connect({ hostname, port, tls: options.tls });
-    const replies = new ReplyStream(conn, {
-      maxReplyBytes: replyLimit(maxMessageBytes),
-      quietMs: settings.replyQuietMs,
-    });
+    const link = await Link.open(
+      { hostname, port, tls: options.tls },
+      { maxReplyBytes: replyLimit(maxMessageBytes), quietMs: settings.replyQuietMs },
+      reconnecting,
+    );
     try {
       status = settings.interactive
-        ? await runTerminal(conn, replies, {
+        ? await runTerminal(link, {
           input: options.input,
           output,
           style,
           address: formatAddress({ hostname, port }) + (options.tls ? " over TLS" : ""),
           maxMessageBytes,
         })
-        : await new Pipeline(conn, replies, output, { maxMessageBytes }).run(options.input);
+        : await new Pipeline(link, output, { maxMessageBytes }).run(options.input);
     } finally {
-      conn.close();
-      await replies.ended;
+      await link.close();
     }
   } catch (error) {
     if (!(error instanceof SessionEnd)) throw error;

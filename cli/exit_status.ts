@@ -36,17 +36,23 @@ export const EXIT_STATUSES = {
     program: "server",
     meaning: "Cannot listen: address in use, no permission, no such address",
   },
-  NO_SERVER: { code: 3, program: "client", meaning: "Cannot connect: no server listening there" },
+  NO_SERVER: {
+    code: 3,
+    program: "client",
+    meaning: "Cannot connect: no server there (with `--reconnect`, none within `--retry-for`)",
+  },
   CONNECTION_LOST: {
     code: 4,
     program: "client",
-    meaning: "The server closed or reset the connection before the client was done",
+    meaning:
+      "The server closed or reset the connection before the client was done (with `--reconnect`, and was not back within `--retry-for`)",
   },
   SERVER_ERROR: { code: 5, program: "client", meaning: "The server answered with an `ERROR` line" },
   SOFTWARE: {
     code: 70,
     program: "server",
-    meaning: "Internal failure (`EX_SOFTWARE`): the listener kept failing; restart the server",
+    meaning:
+      "Internal failure (`EX_SOFTWARE`): the listener kept failing, or a worker failed; restart it",
   },
   INTERRUPTED: { code: 130, program: "client", meaning: "Interrupted with Ctrl-C" },
   OUTPUT_CLOSED: {

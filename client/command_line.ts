@@ -12,8 +12,9 @@ import {
   type Flags,
   integerFlag,
   messageLimitFlag,
+  UsageError,
 } from "../cli.ts";
-import type { ClientOptions } from "./options.ts";
+import { type ClientOptions, DEFAULT_RETRY_FOR_MS } from "./options.ts";
 
 /** The client's flags. */
 export const CLIENT_FLAGS = {
@@ -26,12 +27,22 @@ export const CLIENT_FLAGS = {
   },
   tls: { help: "Speak TLS, checking the server's certificate against the system's authorities" },
   ca: { value: "<file>", help: "Also trust this CA or certificate (PEM); implies `--tls`" },
+  reconnect: {
+    help: "When the connection is lost, connect again and resend the lines not yet answered",
+  },
+  "retry-for": {
+    value: "<s>",
+    default: DEFAULT_RETRY_FOR_MS / 1000,
+    help: "With `--reconnect`: give up after this long without a working connection",
+  },
   help: { short: "h", help: "Usage and examples" },
   version: { short: "V", help: "The version" },
 } as const satisfies Flags;
 
-/** The server to connect to, the message limit, and the CA file to read, as the flags give them. */
-export interface ClientTarget extends Pick<ClientOptions, "hostname" | "port" | "maxMessageBytes"> {
+/** The server to connect to, the message limit, reconnecting, and the CA file to read, as the flags give them. */
+export interface ClientTarget
+  extends
+    Pick<ClientOptions, "hostname" | "port" | "maxMessageBytes" | "reconnect" | "retryForMs"> {
   /** Speak TLS. */
   tls: boolean;
   /** A CA or certificate file to trust too, to be read before connecting. */
@@ -55,6 +66,14 @@ With piped input it prints only the replies, one per line:
       maxMessageBytes: messageLimitFlag(flags["max-message-bytes"]),
       tls: Boolean(flags.tls || flags.ca),
       caFile: flags.ca,
+      reconnect: flags.reconnect,
+      retryForMs: retryFor(flags["retry-for"], flags.reconnect),
     }),
   },
 );
+
+function retryFor(value: string | undefined, reconnect: boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!reconnect) throw new UsageError("--retry-for needs --reconnect");
+  return integerFlag("retry-for", value, { min: 1, max: 24 * 3600 })! * 1000;
+}

@@ -17,7 +17,15 @@ const CLIENT_USAGE = CLIENT_COMMAND_LINE.usage;
 Deno.test("CLIENT_COMMAND_LINE reads the server's address and the message limit", () => {
   assert.deepEqual(
     parseClientArgs(["--host", "::1", "--port", "6000", "--max-message-bytes", "4194304"]),
-    { hostname: "::1", port: 6000, maxMessageBytes: 4194304, tls: false, caFile: undefined },
+    {
+      hostname: "::1",
+      port: 6000,
+      maxMessageBytes: 4194304,
+      tls: false,
+      caFile: undefined,
+      reconnect: undefined,
+      retryForMs: undefined,
+    },
   );
   assert.deepEqual(parseClientArgs([]), {
     hostname: undefined,
@@ -25,6 +33,8 @@ Deno.test("CLIENT_COMMAND_LINE reads the server's address and the message limit"
     maxMessageBytes: undefined,
     tls: false,
     caFile: undefined,
+    reconnect: undefined,
+    retryForMs: undefined,
   });
   assert.deepEqual([parseClientArgs(["--tls"]).tls, parseClientArgs(["--tls"]).caFile], [
     true,
@@ -32,6 +42,17 @@ Deno.test("CLIENT_COMMAND_LINE reads the server's address and the message limit"
   ]);
   const withCa = parseClientArgs(["--ca", "ca.pem"]);
   assert.deepEqual([withCa.tls, withCa.caFile], [true, "ca.pem"], "--ca implies --tls");
+});
+
+Deno.test("CLIENT_COMMAND_LINE reads --reconnect and --retry-for in seconds, which needs --reconnect", () => {
+  const reconnecting = parseClientArgs(["--reconnect", "--retry-for", "2"]);
+  assert.deepEqual([reconnecting.reconnect, reconnecting.retryForMs], [true, 2000]);
+  assert.equal(parseClientArgs(["--reconnect"]).retryForMs, undefined, "30 s, the default");
+  assert.throws(
+    () => parseClientArgs(["--retry-for", "2"]),
+    new UsageError("--retry-for needs --reconnect"),
+  );
+  assert.throws(() => parseClientArgs(["--reconnect", "--retry-for", "0"]), UsageError);
 });
 
 Deno.test("CLIENT_COMMAND_LINE refuses port 0 and bad numbers with a UsageError naming the flag", () => {

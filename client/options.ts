@@ -62,11 +62,34 @@ export interface ClientOptions {
    * @default {1048576}
    */
   maxMessageBytes?: number;
+  /**
+   * When the connection is lost before the client is done (closed, reset, no
+   * server yet, or the server's connection limit), connect again and send
+   * again every line whose reply did not arrive in full.
+   *
+   * @default {false}
+   */
+  reconnect?: boolean;
+  /**
+   * With {@linkcode reconnect}: how long to go on trying without a working
+   * connection, in ms, before giving up.
+   *
+   * @default {30000}
+   */
+  retryForMs?: number;
 }
+
+/** How long the client goes on trying to connect again by default, in ms. */
+export const DEFAULT_RETRY_FOR_MS = 30_000;
 
 /** {@linkcode ClientOptions} with every default filled in. */
 export type ClientSettings =
-  & Required<Pick<ClientOptions, "hostname" | "port" | "maxMessageBytes" | "replyQuietMs">>
+  & Required<
+    Pick<
+      ClientOptions,
+      "hostname" | "port" | "maxMessageBytes" | "replyQuietMs" | "reconnect" | "retryForMs"
+    >
+  >
   & Pick<ClientOptions, "tls" | "input" | "output" | "errors">
   & { interactive: boolean; color: boolean };
 
@@ -85,5 +108,7 @@ export function resolveClientSettings(options: ClientOptions): ClientSettings {
     replyQuietMs: options.replyQuietMs ?? DEFAULT_REPLY_QUIET_MS,
     interactive: options.interactive ?? false,
     color: options.color ?? false,
+    reconnect: options.reconnect ?? false,
+    retryForMs: options.retryForMs ?? DEFAULT_RETRY_FOR_MS,
   };
 }

@@ -9,14 +9,25 @@
  * even while the input is still open, and it reads no more input than it may
  * send.
  *
+ * With `--reconnect`, every line whose reply has not arrived in full is sent
+ * again, in order and before any new line, on the new connection: a reply
+ * depends only on its line, and the server answers lines in order, so the
+ * output is what one unbroken connection would have given.
+ *
  * @module
  */
 
-import { isDisconnectCommand, type Message, MessageFramer, type Terminator } from "../protocol.ts";
+import {
+  errorLineKind,
+  isDisconnectCommand,
+  type Message,
+  MessageFramer,
+  type Terminator,
+} from "../protocol.ts";
 import { concat } from "../protocol/text.ts";
 import { EXIT } from "../cli/exit_status.ts";
-import type { ReplyStream } from "./replies.ts";
-import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
+import { ConnectionLost, type Link } from "./link.ts";
+import { checkForServerError, connectionLost, disconnect, SessionEnd } from "./session.ts";
 
 /** Most messages a pipeline keeps unanswered at once. */
 export const MAX_IN_FLIGHT = 128;
@@ -34,16 +45,15 @@ type Event =
   | { input: ReadableStreamReadResult<Uint8Array> }
   | { replies: Message[] };
 
-/** One run of pipeline mode over one connection. */
+/** One run of pipeline mode over a link to the server. */
 export class Pipeline {
-  readonly #conn: Deno.Conn;
-  readonly #replies: ReplyStream;
+  readonly #link: Link;
   readonly #output: WritableStreamDefaultWriter<Uint8Array>;
   readonly #framer: MessageFramer;
   /** Messages read from the input and not sent yet. */
   #unsent: Message[] = [];
-  /** The start of each message sent and not answered yet, to tell its reply from an ERROR line. */
-  readonly #unanswered: string[] = [];
+  /** Messages sent whose replies have not arrived in full, in order. */
+  #inFlight: Message[] = [];
   /**
    * Most messages unanswered at once. It stays 1 until a reply shows that the
    * server ends its replies with a newline: servers that take one read as one
@@ -54,18 +64,16 @@ export class Pipeline {
   #inputEnded = false;
 
   /**
-   * Prepares a pipeline over `conn`, whose replies `replies` reads, printing to `output`.
+   * Prepares a pipeline over `link`, printing to `output`.
    *
    * @param options `maxMessageBytes`: the longest line it sends.
    */
   constructor(
-    conn: Deno.Conn,
-    replies: ReplyStream,
+    link: Link,
     output: WritableStreamDefaultWriter<Uint8Array>,
     options: { maxMessageBytes: number },
   ) {
-    this.#conn = conn;
-    this.#replies = replies;
+    this.#link = link;
     this.#output = output;
     this.#framer = new MessageFramer(options);
   }
@@ -77,37 +85,70 @@ export class Pipeline {
    * @param input The lines to send.
    * @returns {@linkcode EXIT.OK}.
    * @throws {SessionEnd} When the session ends any other way: the server went
-   *   away or sent an `ERROR` line, a line is too long, the output was closed.
+   *   away (and, with `--reconnect`, could not be reached again) or sent an
+   *   `ERROR` line, a line is too long, the output was closed.
    */
   async run(input: ReadableStream<Uint8Array>): Promise<number> {
     const reader = input.getReader();
     let reading: Promise<Event> | undefined;
-    const nextReplies = () => this.#replies.take().then((replies): Event => ({ replies }));
+    const nextReplies = () => this.#link.replies.take().then((replies): Event => ({ replies }));
     let answering = nextReplies();
     try {
       for (;;) {
-        await this.#sendWhatFits();
-        const answered = this.#unanswered.length === 0 && this.#unsent.length === 0;
-        if (this.#inputEnded && answered) break;
-        // More input only once everything read so far is sent.
-        if (!this.#inputEnded && this.#unsent.length === 0) {
-          reading ??= reader.read().then((input): Event => ({ input }));
-        }
-        const event = await Promise.race(reading ? [answering, reading] : [answering]);
-        if ("input" in event) {
-          reading = undefined;
-          this.#read(event.input);
-        } else {
+        try {
+          await this.#sendWhatFits();
+          const answered = this.#inFlight.length === 0 && this.#unsent.length === 0;
+          if (this.#inputEnded && answered) break;
+          // More input only once everything read so far is sent.
+          if (!this.#inputEnded && this.#unsent.length === 0) {
+            reading ??= reader.read().then((input): Event => ({ input }));
+          }
+          const event = await Promise.race(reading ? [answering, reading] : [answering]);
+          if ("input" in event) {
+            reading = undefined;
+            this.#read(event.input);
+          } else {
+            answering = nextReplies();
+            await this.#print(event.replies);
+          }
+        } catch (error) {
+          if (!(error instanceof ConnectionLost)) throw error;
+          await this.#recover(error);
           answering = nextReplies();
-          await this.#print(event.replies);
         }
       }
     } finally {
       // Stops a read still waiting for input that will not be sent.
       reader.cancel().catch(() => {});
     }
-    await disconnect(this.#conn, this.#replies);
+    await disconnect(this.#link.conn, this.#link.replies);
     return EXIT.OK;
+  }
+
+  /**
+   * After the connection was lost: with `--reconnect`, connects again and puts
+   * every line whose reply did not arrive in full first in line to be sent;
+   * otherwise ends the session, as a filter does.
+   */
+  async #recover(cause: ConnectionLost): Promise<void> {
+    const replies = this.#link.replies;
+    if (!this.#link.reconnects || replies.spokeTls) {
+      const unanswered = this.#inFlight.length > 0 || this.#unsent.length > 0;
+      throw connectionLost(
+        replies,
+        cause.writeFailure
+          ? `while sending (${cause.writeFailure})`
+          : unanswered
+          ? "before answering every line"
+          : "before the input ended",
+      );
+    }
+    this.#unsent = [...this.#inFlight, ...this.#unsent];
+    this.#inFlight = [];
+    // Maybe another server, of another style: it shows again how it ends its replies.
+    this.#window = 1;
+    await this.#link.reconnect();
+    if (this.#unsent.length === 0) await this.#link.connected();
   }
 
   #read(result: ReadableStreamReadResult<Uint8Array>): void {
@@ -131,38 +172,39 @@ export class Pipeline {
   }
 
   async #sendWhatFits(): Promise<void> {
-    const room = this.#window - this.#unanswered.length;
+    const room = this.#window - this.#inFlight.length;
     if (room <= 0 || this.#unsent.length === 0) return;
     const batch = this.#unsent.splice(0, room);
-    const parts: Uint8Array[] = [];
-    for (const message of batch) {
-      this.#unanswered.push(decoder.decode(message.bytes.subarray(0, 16)));
-      parts.push(message.bytes, LINE_ENDS[message.terminator]);
-    }
-    await send(this.#conn, this.#replies, concat(parts));
+    this.#inFlight.push(...batch);
+    await this.#link.send(concat(batch.flatMap((m) => [m.bytes, LINE_ENDS[m.terminator]])));
   }
 
   async #print(replies: Message[]): Promise<void> {
-    if (replies.length === 0) {
-      const unanswered = this.#unanswered.length > 0 || this.#unsent.length > 0;
-      throw connectionLost(
-        this.#replies,
-        unanswered ? "before answering every line" : "before the input ended",
-      );
-    }
+    if (replies.length === 0) throw new ConnectionLost();
     const parts: Uint8Array[] = [];
     try {
       for (const reply of replies) {
-        const sent = this.#unanswered.shift();
+        const sent = this.#inFlight[0];
         if (sent === undefined) continue; // more replies than messages: none of them is ours
-        checkForServerError(reply, sent);
+        const sentText = decoder.decode(sent.bytes.subarray(0, 16));
+        if (this.#link.reconnects && this.#turnedAway(reply, sentText)) throw new ConnectionLost();
+        checkForServerError(reply, sentText);
+        this.#inFlight.shift();
         if (reply.terminator !== "") this.#window = MAX_IN_FLIGHT;
         parts.push(reply.bytes, LINE_ENDS[reply.terminator]);
       }
+      if (parts.length > 0) await this.#link.worked();
     } finally {
-      // The replies before an ERROR line are printed before the session ends.
+      // The replies before an ERROR line, or an outage, are printed first.
       await this.#write(concat(parts));
     }
+  }
+
+  /** Whether `reply` is the server's line for a client over its connection limit, not a reply. */
+  #turnedAway(reply: Message, sentText: string): boolean {
+    const text = decoder.decode(reply.bytes);
+    return errorLineKind(text) === "tooManyConnections" &&
+      !sentText.toUpperCase().startsWith("ERROR");
   }
 
   async #write(bytes: Uint8Array): Promise<void> {

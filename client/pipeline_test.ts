@@ -8,6 +8,8 @@
  */
 
 import assert from "node:assert/strict";
+import net from "node:net";
+import { once } from "node:events";
 import { EXIT, runClient } from "../client.ts";
 import {
   collector,
@@ -130,4 +132,106 @@ Deno.test("client in a pipeline says why when its output fails otherwise, and ex
     errors,
     "Cannot write the replies: No space left on device (os error 28)\n",
   );
+});
+
+/** A server that hands its n-th connection to `handlers[n]`; the connections it has had, counted. */
+async function serverOfTurns(handlers: ((socket: net.Socket) => void)[]) {
+  let turn = 0;
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    handlers[Math.min(turn++, handlers.length - 1)](socket);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get connections() {
+      return turn;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, "close");
+    },
+  };
+}
+
+/** Answers each line uppercased, as our server does, and closes at DESCONEXION. */
+function uppercasing(received: string[] = []) {
+  return (socket: net.Socket) => {
+    socket.setEncoding("utf8");
+    let pending = "";
+    socket.on("data", (text: string) => {
+      received.push(text);
+      pending += text;
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      socket.write(lines.map((line) => line.toUpperCase() + "\n").join(""));
+      if (pending === "DESCONEXION") socket.end();
+    });
+    socket.on("error", () => {});
+  };
+}
+
+Deno.test("client with --reconnect throws away a reply cut by a lost connection and sends its line again, printing no reply twice", async () => {
+  const second: string[] = [];
+  await using server = await serverOfTurns([
+    (socket) => {
+      // Answers two lines whole, then cuts the third line's reply and resets.
+      socket.setEncoding("utf8");
+      let lines = 0;
+      socket.on("data", (text: string) => {
+        for (const line of text.split("\n").slice(0, -1)) {
+          if (++lines < 3) socket.write(line.toUpperCase() + "\n");
+          else if (lines === 3) {
+            socket.write(line.toUpperCase().slice(0, 2));
+            socket.resetAndDestroy();
+          }
+        }
+      });
+      socket.on("error", () => {});
+    },
+    uppercasing(second),
+  ]);
+  const { status, output, errors } = await runPipelineClient(
+    server.port,
+    "uno\ndos\ntres\ncuatro\n",
+    { reconnect: true },
+  );
+  assert.equal(status, EXIT.OK, errors);
+  assert.equal(output, "UNO\nDOS\nTRES\nCUATRO\n");
+  assert.match(second.join(""), /^tres\ncuatro\n/, "the unanswered lines first, in order");
+  assert.equal(errors, "Connection lost; reconnecting...\nReconnected.\n");
+});
+
+Deno.test("client with --reconnect still ends on an ERROR line that is not the connection limit, with 5", async () => {
+  await using server = await serverOfTurns([
+    (socket) => socket.once("data", () => socket.end("ERROR message too long (limit 8 bytes)\n")),
+  ]);
+  const { status, errors } = await runPipelineClient(server.port, "demasiado largo\n", {
+    reconnect: true,
+  });
+  assert.equal(status, EXIT.SERVER_ERROR);
+  assert.match(errors, /^The server refused the message: ERROR message too long/);
+  assert.equal(server.connections, 1);
+});
+
+Deno.test("client with --reconnect never sends DESCONEXION again: once sent, it is done, even if the server resets", async () => {
+  const received: string[] = [];
+  await using server = await serverOfTurns([(socket) => {
+    socket.setEncoding("utf8");
+    socket.on("data", (text: string) => {
+      received.push(text);
+      if (text.includes("DESCONEXION")) socket.resetAndDestroy();
+      else socket.write(text.toUpperCase());
+    });
+  }]);
+  const { status, output } = await runPipelineClient(server.port, "uno\nDESCONEXION\nnunca\n", {
+    reconnect: true,
+  });
+  assert.equal(status, EXIT.OK);
+  assert.equal(output, "UNO\n");
+  assert.equal(server.connections, 1, "no second connection");
+  assert.equal(received.join("").match(/DESCONEXION/g)?.length, 1);
 });

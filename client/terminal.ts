@@ -2,17 +2,20 @@
  * The client's terminal mode, for people: a banner, a prompt with line editing
  * and history (`node:readline`), one message at a time, each reply printed
  * (in colour when asked). `DESCONEXION`, Ctrl-D and Ctrl-C leave; a server that
- * goes away while the user types is reported at once.
+ * goes away while the user types is reported at once. With `--reconnect`, the
+ * connection is made again instead, the message waiting for its reply is sent
+ * again, and the prompt and its history stay as they were.
  *
  * @module
  */
 
 import * as readline from "node:readline";
 import { Readable, Writable } from "node:stream";
-import { isDisconnectCommand } from "../protocol.ts";
-import { type ReplyStream, Wakeup } from "./replies.ts";
+import { errorLineKind, isDisconnectCommand } from "../protocol.ts";
+import { Wakeup } from "./replies.ts";
 import { EXIT } from "../cli/exit_status.ts";
-import { checkForServerError, connectionLost, disconnect, send, SessionEnd } from "./session.ts";
+import { checkForServerError, connectionLost, disconnect, SessionEnd } from "./session.ts";
+import { ConnectionLost, type Link } from "./link.ts";
 
 /** How text for people is shown. */
 export interface Style {
@@ -62,13 +65,10 @@ const decoder = new TextDecoder();
  * Runs terminal mode until the user leaves.
  *
  * @returns {@linkcode EXIT.OK}, or {@linkcode EXIT.INTERRUPTED} after Ctrl-C.
- * @throws {SessionEnd} When the server goes away or answers with an `ERROR` line.
+ * @throws {SessionEnd} When the server goes away (and, with `--reconnect`,
+ *   cannot be reached again) or answers with an `ERROR` line.
  */
-export async function runTerminal(
-  conn: Deno.Conn,
-  replies: ReplyStream,
-  session: TerminalSession,
-): Promise<number> {
+export async function runTerminal(link: Link, session: TerminalSession): Promise<number> {
   const { style } = session;
   const out = screen(session.output);
   const keys = Readable.fromWeb(session.input);
@@ -94,12 +94,33 @@ export async function runTerminal(
   const interrupted = new Promise<"interrupt">((resolve) =>
     lines.on("SIGINT", () => resolve("interrupt"))
   );
-  const serverGone = replies.ended.then(() => "gone" as const);
+  const gone = () => link.replies.ended.then(() => "gone" as const);
+  let serverGone = gone();
   const leave = async (status: number) => {
     lines.close();
-    await disconnect(conn, replies);
+    await disconnect(link.conn, link.replies);
     out.write(style.info("Connection closed.") + "\n");
     return status;
+  };
+  /** Connects again after `cause`, or ends the session as without `--reconnect`; false after Ctrl-C. */
+  const recover = async (cause: ConnectionLost, when: string): Promise<boolean> => {
+    if (!link.reconnects || link.replies.spokeTls) {
+      const lost = connectionLost(
+        link.replies,
+        cause.writeFailure ? `while sending (${cause.writeFailure})` : when,
+      );
+      throw when === "while you were typing"
+        ? new SessionEnd(lost.status, `\n${lost.message}`)
+        : lost;
+    }
+    const reconnected = link.reconnect().then(() => "connected" as const);
+    if (await Promise.race([reconnected, interrupted]) === "interrupt") {
+      await link.close();
+      await reconnected.catch(() => {});
+      return false;
+    }
+    serverGone = gone();
+    return true;
   };
 
   out.write(
@@ -114,8 +135,12 @@ export async function runTerminal(
         const event = await Promise.race([input.wait(), interrupted, serverGone]);
         if (event === "gone") {
           // Leave the prompt's line first, on the same stream as the message, so they stay in order.
-          const lost = connectionLost(replies, "while you were typing");
-          throw new SessionEnd(lost.status, `\n${lost.message}`);
+          if (link.reconnects) await session.output.write(encoder.encode("\n"));
+          if (!await recover(new ConnectionLost(), "while you were typing")) {
+            return EXIT.INTERRUPTED;
+          }
+          await link.connected();
+          if (!inputClosed) lines.prompt(true);
         }
         if (event === "interrupt") return await leave(EXIT.INTERRUPTED);
       }
@@ -131,13 +156,25 @@ export async function runTerminal(
         );
         continue;
       }
-      await send(conn, replies, message);
-      const answer = await Promise.race([replies.take(), interrupted]);
-      if (answer === "interrupt") return await leave(EXIT.INTERRUPTED);
-      if (answer.length === 0) throw connectionLost(replies, "before it answered");
-      for (const reply of answer) {
-        checkForServerError(reply, event.text);
-        out.write(style.reply(decoder.decode(reply.bytes)) + "\n");
+      // Sent again, on a new connection, until it is answered.
+      for (let answered = false; !answered;) {
+        try {
+          await link.send(message);
+          const answer = await Promise.race([link.replies.take(), interrupted]);
+          if (answer === "interrupt") return await leave(EXIT.INTERRUPTED);
+          const turnedAway = answer.length > 0 && link.reconnects &&
+            errorLineKind(decoder.decode(answer[0].bytes)) === "tooManyConnections";
+          if (answer.length === 0 || turnedAway) throw new ConnectionLost();
+          for (const reply of answer) {
+            checkForServerError(reply, event.text);
+            out.write(style.reply(decoder.decode(reply.bytes)) + "\n");
+          }
+          await link.worked();
+          answered = true;
+        } catch (error) {
+          if (!(error instanceof ConnectionLost)) throw error;
+          if (!await recover(error, "before it answered")) return EXIT.INTERRUPTED;
+        }
       }
     }
   } finally {

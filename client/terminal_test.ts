@@ -1,7 +1,8 @@
 /**
  * The client's terminal mode as a person uses it, driven in-process with its
  * own keyboard and screen: the prompt, empty input, Ctrl-D, Ctrl-C, history,
- * colours, and a server that goes away or resets while the user types.
+ * colours, a server that goes away or resets while the user types, and, with
+ * `--reconnect`, one that comes back.
  *
  * @module
  */
@@ -106,4 +107,51 @@ Deno.test("client at a terminal reports a reset by the server and exits 4", asyn
     session.errors.text(),
     /^\n?Connection lost (before it answered|while you were typing): connection reset by peer\n$/,
   );
+});
+
+Deno.test("client at a terminal with --reconnect sends the waiting message again on a new connection, says so on stderr, and keeps its history", async () => {
+  await using first = startServer({ log: null });
+  const port = first.addr.port;
+  const session = terminalSession(port, { reconnect: true });
+  session.keys.type("uno\r");
+  await session.screen.waitFor(/UNO\n/);
+  await first.stop(); // the server restarts while the user is about to type
+  await session.errors.waitFor(/^Connection lost; reconnecting\.\.\.$/m);
+  await using _second = startServer({ port, log: null });
+  await session.errors.waitFor(/^Reconnected\.$/m);
+  session.keys.type("\x1b[A\r"); // Up: the history survived
+  await session.screen.waitFor(/UNO\n[^]*UNO\n/);
+  session.keys.type("DESCONEXION\r");
+  assert.equal(await session.status, EXIT.OK);
+  assert.equal(session.errors.text(), "Connection lost; reconnecting...\nReconnected.\n");
+});
+
+Deno.test("client at a terminal with --reconnect answers a message whose connection was reset before its reply", async () => {
+  let connections = 0;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      const turn = ++connections;
+      (async () => {
+        const buffer = new Uint8Array(64);
+        for (let n; (n = await conn.read(buffer)) !== null;) {
+          const text = new TextDecoder().decode(buffer.subarray(0, n));
+          if (turn === 1) return conn.close(); // the first connection ends before any reply
+          if (text === "DESCONEXION") return conn.close();
+          await conn.write(new TextEncoder().encode(text.toUpperCase()));
+        }
+        conn.close();
+      })().catch(() => {});
+    }
+  })();
+  const session = terminalSession(listener.addr.port, { reconnect: true });
+  session.keys.type("hola\r");
+  await session.screen.waitFor(/HOLA\n/);
+  session.keys.type("\x04");
+  assert.equal(await session.status, EXIT.OK);
+  listener.close();
+  await serving;
+  assert.equal(connections, 2);
+  // The first connection never answered: this is the first that works.
+  assert.equal(session.errors.text(), "Connection lost; reconnecting...\nConnected.\n");
 });
