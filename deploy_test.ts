@@ -23,9 +23,12 @@ import {
   roundTripsFromManyClients,
   type Running,
   spawn,
+  spawnClient,
   startServerDirectly,
   stopProcess,
+  streamedLines,
   warnIfMissing,
+  wholeOutput,
 } from "./test_helpers.ts";
 
 const available = {
@@ -274,6 +277,56 @@ Deno.test({
     } finally {
       await Promise.all([stopProcess(first), stopProcess(second)]);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "A --reconnect client streams 200,000 lines through HAProxy while each server is restarted with SIGTERM, twice: its output is whole, exit 0",
+  ignore: !available.deno || !available.haproxy,
+  async fn() {
+    await using deployment = await startDeployment();
+    const stopped: string[] = [];
+    const changes = { app1: 1, app2: 1 }; // each went DOWN and UP once as the deployment started
+    /**
+     * Stops server `i` with SIGTERM and keeps its log; once HAProxy has taken it
+     * out, starts it again and waits until HAProxy has it back, as an operator would.
+     */
+    const restart = async (i: 0 | 1) => {
+      const app = i === 0 ? "app1" : "app2";
+      const server = deployment.servers[i];
+      server.child.kill("SIGTERM");
+      assert.equal(await server.exited, 0);
+      stopped.push(server.stderr.text());
+      const times = ++changes[app];
+      await deployment.haproxy.stderr.waitFor(serverState(app, "DOWN"), times);
+      deployment.servers[i] = await startBehindProxy(deployment.ports[i]);
+      await deployment.haproxy.stderr.waitFor(serverState(app, "UP"), times);
+    };
+    // Each restart starts while lines stream, once the one before it is over.
+    const plan: Record<number, 0 | 1> = { 4: 0, 12: 1, 20: 0, 28: 1 };
+    let restarting = Promise.resolve();
+    const { input, expected } = streamedLines(200_000, 5_000, async (n) => {
+      if (n in plan) {
+        await restarting;
+        restarting = restart(plan[n]);
+      }
+      if (n === 39) await restarting;
+    });
+    const client = spawnClient(deployment.frontend, input, "--reconnect");
+    try {
+      const errors = await wholeOutput(client, expected);
+      assert.match(errors, /^(Connection lost; reconnecting\.\.\.\nReconnected\.\n)+$/);
+    } finally {
+      await stopProcess(client);
+    }
+    // The servers' own word that the client was cut over: a stopped server closed
+    // a proxied connection that had answered many lines.
+    const cut = stopped.join("").match(/ closed \(server stopping\) after (\d+) messages/g) ?? [];
+    assert(
+      cut.some((line) => Number(line.match(/after (\d+)/)![1]) > 100),
+      `no stopped server was serving the client:\n${stopped.join("")}`,
+    );
   },
 });
 

@@ -223,7 +223,16 @@ Deno.test({
     "--parallel 2 holds no more file handles, and no memory a leak would take, after 10,000 connect/close cycles",
   ignore: !available.deno || !available.ls || !available.cat,
   async fn() {
-    const server = await startServerDirectly("--parallel", "2", "--quiet");
+    const server = await startServerDirectly("--parallel", "2", "--quiet", "--metrics", "0");
+    await server.stdout.waitFor(/^Metrics on \S+$/m);
+    const metrics = server.stdout.text().match(/^Metrics on (\S+)$/m)![1];
+    /** Waits until the server has closed every connection, draining included. */
+    const settled = async () => {
+      for (;;) {
+        const text = await (await fetch(metrics)).text();
+        if (/^uppercase_connections_open 0$/m.test(text)) return;
+      }
+    };
     const cycles = async (count: number) => {
       for (let done = 0; done < count; done += 50) {
         await Promise.all(Array.from({ length: 50 }, async () => {
@@ -232,6 +241,7 @@ Deno.test({
           await peer.readLine();
         }));
       }
+      await settled();
     };
     try {
       await cycles(2_000); // the heaps of both workers warm up

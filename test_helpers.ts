@@ -488,3 +488,52 @@ export async function processResources(pid: number): Promise<{ fds: number; rssK
   const rss = (await output("cat", [`/proc/${pid}/status`])).match(/^VmRSS:\s+(\d+) kB$/m);
   return { fds, rssKib: Number(rss![1]) };
 }
+
+/** The `i`-th line {@linkcode streamedLines} gives: mixed text, so that uppercasing is checked too. */
+function streamedLine(i: number): string {
+  return `${i} hola ñandú straße\n`;
+}
+
+/**
+ * `count` lines in chunks of `chunk`, made as a reader takes them, and the
+ * replies one unbroken connection gives them. Before chunk `n`, `before(n)`
+ * runs and is awaited: a test restarts servers there, while the client still
+ * has lines to send and replies on their way.
+ */
+export function streamedLines(
+  count: number,
+  chunk: number,
+  before: (n: number) => Promise<void> = () => Promise.resolve(),
+): { input: ReadableStream<Uint8Array>; expected: string } {
+  let next = 0, n = 0;
+  const input = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (next >= count) return controller.close();
+      await before(n++);
+      let text = "";
+      for (const end = Math.min(count, next + chunk); next < end; next++) {
+        text += streamedLine(next);
+      }
+      controller.enqueue(encoder.encode(text));
+    },
+  });
+  let expected = "";
+  for (let i = 0; i < count; i++) expected += streamedLine(i).toUpperCase();
+  return { input, expected };
+}
+
+/**
+ * Asserts that a client exited 0 having printed exactly `expected`, as one
+ * unbroken connection gives it.
+ *
+ * @returns What the client said on stderr.
+ */
+export async function wholeOutput(client: Running, expected: string): Promise<string> {
+  const code = await client.exited;
+  const errors = client.stderr.text();
+  assert.equal(code, 0, errors);
+  const output = client.stdout.text();
+  assert.equal(output.length, expected.length, "as many bytes as one unbroken connection gives");
+  assert(output === expected, "byte for byte what one unbroken connection gives");
+  return errors;
+}
