@@ -30,6 +30,8 @@ export {
   type UppercaseServer,
 } from "./server/accept_loop.ts";
 export { DEFAULT_MAX_CONNECTIONS, type ServeOptions } from "./server/settings.ts";
+export type { LogFormat } from "./server/log.ts";
+export type { CloseReason, RefuseReason, ServerStats, StatsSnapshot } from "./server/stats.ts";
 
 /**
  * Starts the server.

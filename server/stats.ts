@@ -53,8 +53,11 @@ export const LOOP_DELAY_BUCKETS = [
 
 /** Counts, as plain data: what {@linkcode ServerStats.snapshot} gives and what crosses threads. */
 export interface StatsSnapshot {
+  /** Connections accepted and served. */
   accepted: number;
+  /** Connections refused at once, by why. */
   refused: Record<RefuseReason, number>;
+  /** Connections closed, by why. */
   closed: Record<CloseReason, number>;
   /** Connections whose client left before they were accepted. */
   skipped: number;
@@ -62,11 +65,15 @@ export interface StatsSnapshot {
   acceptErrors: number;
   /** Messages answered: lines, not `DESCONEXION`. */
   messages: number;
+  /** Bytes received from clients. */
   receivedBytes: number;
+  /** Bytes sent to clients, `ERROR` lines included. */
   sentBytes: number;
   /** How late the event loop ran: counts per bucket of {@linkcode LOOP_DELAY_BUCKETS} (not cumulative), then over the last. */
   loopDelayBuckets: number[];
+  /** The sum of every measure of how late the event loop ran, in seconds. */
   loopDelaySum: number;
+  /** How many measures of the event loop's lateness were taken. */
   loopDelayCount: number;
 }
 
@@ -75,16 +82,27 @@ const zeros = <K extends string>(keys: readonly K[]) =>
 
 /** One server's counts, kept in plain fields and added to as connections come, talk and go. */
 export class ServerStats implements StatsSnapshot {
+  /** As in {@linkcode StatsSnapshot}. */
   accepted = 0;
+  /** As in {@linkcode StatsSnapshot}. */
   refused: Record<RefuseReason, number> = zeros(REFUSE_REASONS);
+  /** As in {@linkcode StatsSnapshot}. */
   closed: Record<CloseReason, number> = zeros(CLOSE_REASONS);
+  /** As in {@linkcode StatsSnapshot}. */
   skipped = 0;
+  /** As in {@linkcode StatsSnapshot}. */
   acceptErrors = 0;
+  /** As in {@linkcode StatsSnapshot}. */
   messages = 0;
+  /** As in {@linkcode StatsSnapshot}. */
   receivedBytes = 0;
+  /** As in {@linkcode StatsSnapshot}. */
   sentBytes = 0;
+  /** As in {@linkcode StatsSnapshot}. */
   loopDelayBuckets: number[] = new Array(LOOP_DELAY_BUCKETS.length + 1).fill(0);
+  /** As in {@linkcode StatsSnapshot}. */
   loopDelaySum = 0;
+  /** As in {@linkcode StatsSnapshot}. */
   loopDelayCount = 0;
 
   /** Counts one measure of how late the event loop ran, in seconds. */
