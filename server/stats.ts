@@ -11,7 +11,19 @@
  */
 
 /** Why a connection closed, as the metrics and the JSON log name it. */
-export const CLOSE_REASONS = [
+export type CloseReason =
+  | "disconnect_command"
+  | "end_of_input"
+  | "reset"
+  | "message_too_long"
+  | "idle_timeout"
+  | "server_stopping"
+  | "proxy_header"
+  | "tls_handshake"
+  | "other";
+
+/** Every {@linkcode CloseReason}, in the order the metrics list them. */
+export const CLOSE_REASONS: readonly CloseReason[] = [
   "disconnect_command",
   "end_of_input",
   "reset",
@@ -21,16 +33,13 @@ export const CLOSE_REASONS = [
   "proxy_header",
   "tls_handshake",
   "other",
-] as const;
-
-/** Why a connection closed: one of {@linkcode CLOSE_REASONS}. */
-export type CloseReason = typeof CLOSE_REASONS[number];
+];
 
 /** Why a connection was refused, as the metrics and the JSON log name it. */
-export const REFUSE_REASONS = ["max_connections", "untrusted_proxy"] as const;
+export type RefuseReason = "max_connections" | "untrusted_proxy";
 
-/** Why a connection was refused: one of {@linkcode REFUSE_REASONS}. */
-export type RefuseReason = typeof REFUSE_REASONS[number];
+/** Every {@linkcode RefuseReason}, in the order the metrics list them. */
+export const REFUSE_REASONS: readonly RefuseReason[] = ["max_connections", "untrusted_proxy"];
 
 /**
  * The upper bounds, in seconds, of the event-loop delay histogram's buckets:
