@@ -19,7 +19,7 @@ import {
 import { ERROR_LINES } from "../protocol.ts";
 import { type AcceptedConn, Connection, type ConnectionContext } from "./connection.ts";
 import { Logger } from "./log.ts";
-import { ServerStats } from "./stats.ts";
+import { ServerStats, type StatsSnapshot } from "./stats.ts";
 import type { Settings } from "./settings.ts";
 import { type ConnectionSlots, LocalSlots } from "./slots.ts";
 
@@ -66,8 +66,8 @@ export interface UppercaseServer extends AsyncDisposable {
   readonly connections: number;
   /** Whether it still accepts connections: false from the moment it starts stopping. */
   readonly accepting: boolean;
-  /** What it has done so far, for `--metrics`. */
-  readonly stats: ServerStats;
+  /** What it has done so far, its connections still open included, for `--metrics`. */
+  snapshot(): StatsSnapshot;
   /**
    * Stops accepting, lets each connection finish the write in progress, closes
    * every connection (cutting those still busy after {@linkcode STOP_GRACE_MS}).
@@ -219,8 +219,15 @@ export class AcceptLoop implements UppercaseServer {
     return !this.#stopping.signal.aborted;
   }
 
+  /** The counts of what has ended (closed connections, refusals, accepts), and the event-loop delay. */
   get stats(): ServerStats {
     return this.#stats;
+  }
+
+  snapshot(): StatsSnapshot {
+    const counts = this.#stats.snapshot();
+    for (const connection of this.#connections) connection.countInto(counts);
+    return counts;
   }
 
   async stop(): Promise<void> {

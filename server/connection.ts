@@ -22,7 +22,7 @@ import {
 } from "../io.ts";
 import type { Settings } from "./settings.ts";
 import type { Logger } from "./log.ts";
-import type { CloseReason, ServerStats } from "./stats.ts";
+import type { CloseReason, ServerStats, StatsSnapshot } from "./stats.ts";
 import { parseProxyHeader } from "./proxy_header.ts";
 import { concat } from "../protocol/text.ts";
 
@@ -41,7 +41,7 @@ export interface ConnectionContext {
   settings: Settings;
   /** Where it logs; `undefined` for no log. */
   logger: Logger | undefined;
-  /** Where it counts bytes, messages and its close. */
+  /** Where it adds its counts (bytes, messages, why it closed) once it has closed. */
   stats: ServerStats;
   /** The conversation is over: its slot is free, though the socket is still draining. */
   conversationOver(): void;
@@ -88,6 +88,24 @@ export class Connection {
     this.closed = this.#run();
   }
 
+  /**
+   * Adds what it has done so far to `stats`: the server counts its live
+   * connections when asked, so that serving a message adds to nothing shared.
+   *
+   * @param closed Why it closed, once it has.
+   */
+  #count(stats: StatsSnapshot, closed?: CloseReason): void {
+    stats.messages += this.#conversation.messages;
+    stats.receivedBytes += this.#bytesIn;
+    stats.sentBytes += this.#bytesOut;
+    if (closed) stats.closed[closed]++;
+  }
+
+  /** Adds what it has done so far to `stats`, which is a snapshot of its server's counts. */
+  countInto(stats: StatsSnapshot): void {
+    this.#count(stats);
+  }
+
   /** Asks the connection to close once the write in progress, if any, is done. */
   stop(): void {
     this.#stopping = true;
@@ -124,7 +142,6 @@ export class Connection {
         // Emptied once used: a suspended frame keeps what its variables hold,
         // and an idle connection has no use for its last reply.
         let turn: ConnectionTurn | undefined;
-        const answeredBefore = this.#conversation.messages;
         if (first) {
           turn = this.#conversation.receiveInPlace(first);
           first = undefined;
@@ -139,7 +156,6 @@ export class Connection {
           if (this.#stopping) break;
           turn = this.#turnAfter(result, quietMs, idleLeftMs);
         }
-        stats.messages += this.#conversation.messages - answeredBefore;
         // Written here rather than in a helper: one promise fewer per message.
         if (turn.reply.length > 0) {
           this.#writing = true;
@@ -151,7 +167,6 @@ export class Connection {
           }
           this.#writing = false;
           this.#bytesOut += turn.reply.length;
-          stats.sentBytes += turn.reply.length;
         }
         if (turn.close) closing = { reason: CLOSED_BY[turn.close], detail: turn.close };
         turn = undefined;
@@ -164,7 +179,7 @@ export class Connection {
     this.#context.conversationOver();
     await closeGracefully(this.#conn, this.#read);
     clearTimeout(this.#cutTimer);
-    stats.closed[closing.reason]++;
+    this.#count(stats, closing.reason);
     this.#logClosed(closing);
     this.#context.closed(this);
   }
@@ -208,7 +223,6 @@ export class Connection {
       this.#read = undefined;
       if (bytesRead === null) return refused("end of input before a complete PROXY header");
       this.#bytesIn += bytesRead;
-      this.#context.stats.receivedBytes += bytesRead;
       // A copy: the read buffer is read into again.
       received = concat([received, this.#buffer.slice(0, bytesRead)]);
       const header = parseProxyHeader(received);
@@ -271,7 +285,6 @@ export class Connection {
     this.#read = undefined;
     if (bytesRead === null) return this.#conversation.end();
     this.#bytesIn += bytesRead;
-    this.#context.stats.receivedBytes += bytesRead;
     if (this.#context.settings.idleTimeoutMs !== undefined) {
       this.#lastInputAt = Math.floor(performance.now());
     }

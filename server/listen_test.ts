@@ -35,3 +35,28 @@ Deno.test("listenWith with reusePort lets two servers share a port, and shared s
   using refused = await Peer.connect(first.addr);
   assert.match(await refused.readLine(), /^ERROR too many connections \(limit 1\)/);
 });
+
+Deno.test("A server's snapshot counts its open connections' messages and bytes, and its closed ones' once", async () => {
+  await using server = listenWith(resolveSettings({ port: 0, log: null }));
+  using open = await Peer.connect(server.addr);
+  await open.send("uno\ndos\n");
+  assert.equal(await open.readText(8), "UNO\nDOS\n");
+  let counts = server.snapshot();
+  assert.deepEqual([counts.accepted, counts.messages, counts.receivedBytes, counts.sentBytes], [
+    1,
+    2,
+    8,
+    8,
+  ]);
+  {
+    using closing = await Peer.connect(server.addr);
+    await closing.send("tres\n");
+    assert.equal(await closing.readLine(), "TRES\n");
+    await closing.conn.closeWrite();
+    assert.equal(await closing.readToEnd(), "");
+  }
+  while (server.snapshot().closed.end_of_input === 0) await new Promise((r) => setTimeout(r, 5));
+  counts = server.snapshot();
+  assert.deepEqual([counts.accepted, counts.messages, counts.closed.end_of_input], [2, 3, 1]);
+  assert.equal(counts.receivedBytes, 8 + 5, "the closed connection's bytes once, not twice");
+});

@@ -11,7 +11,7 @@
 import { EXIT } from "../cli/exit_status.ts";
 import { giveUpReading } from "../cli/argument_files.ts";
 import { formatAddress } from "../io.ts";
-import { ServerFailedError, type UppercaseServer } from "./accept_loop.ts";
+import { type AcceptLoop, ServerFailedError, type UppercaseServer } from "./accept_loop.ts";
 import { describeListenError, type ServerCommand } from "./command_line.ts";
 import { listenWith } from "./listen.ts";
 import { formatJson, type LogFormat, Logger } from "./log.ts";
@@ -33,7 +33,7 @@ export async function runServer(command: ServerCommand): Promise<number> {
   const { options, workers, metrics: metricsAddress, tlsFiles } = command;
   const settings = resolveSettings(options);
   const logger = settings.log && new Logger(settings.log, settings.logFormat);
-  let server: UppercaseServer | ParallelServer;
+  let server: AcceptLoop | ParallelServer;
   try {
     server = workers > 1
       ? await ParallelServer.start(options, workers, metricsAddress !== undefined)
@@ -76,11 +76,11 @@ export async function runServer(command: ServerCommand): Promise<number> {
 }
 
 /** What the metrics endpoint reads: the workers' counts, or this thread's own. */
-function metricsSource(server: UppercaseServer | ParallelServer): MetricsSource {
+function metricsSource(server: AcceptLoop | ParallelServer): MetricsSource {
   if (server instanceof ParallelServer) return server;
   watchLoopDelay(server.stats);
   return {
-    snapshot: () => server.stats.snapshot(),
+    snapshot: () => server.snapshot(),
     get accepting() {
       return server.accepting;
     },

@@ -1,11 +1,13 @@
 /**
- * What a server has done, counted as it goes for `--metrics`: connections
- * accepted, refused and closed (each by reason), accepts skipped or failed,
- * messages answered, bytes in and out, and how late the event loop runs.
+ * What a server has done, for `--metrics`: connections accepted, refused and
+ * closed (each by reason), accepts skipped or failed, messages answered,
+ * bytes in and out, and how late the event loop runs.
  *
- * Counting is plain numbers in fields, added to where the work is done: no
- * allocation and no lock per message. Each worker counts its own; a snapshot
- * is a plain object that crosses threads, and snapshots add up.
+ * Serving a message adds to nothing shared: each connection keeps its own
+ * counts, as it always has for its log line, and adds them to its server's
+ * totals when it closes; a snapshot adds the open connections' counts when
+ * someone asks. Each worker counts its own; a snapshot is a plain object that
+ * crosses threads, and snapshots add up.
  *
  * @module
  */

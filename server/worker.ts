@@ -33,7 +33,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
 };
 
 function counts() {
-  return (server?.stats ?? new ServerStats()).snapshot();
+  return server?.snapshot() ?? new ServerStats().snapshot();
 }
 
 function start(
