@@ -29,6 +29,7 @@ import {
   warnIfMissing,
 } from "./test_helpers.ts";
 import { ERROR_LINES } from "./protocol.ts";
+import { JSON_LOG_KEYS, LOG_LEVELS } from "./server/log.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),
@@ -276,47 +277,14 @@ Deno.test({
   },
 });
 
-/** The keys the README documents for `--log-format json`. */
-const JSON_KEYS = new Set([
-  "time",
-  "level",
-  "event",
-  "id",
-  "worker",
-  "peer",
-  "via",
-  "reason",
-  "messages",
-  "bytes_in",
-  "bytes_out",
-  "seconds",
-  "detail",
-  "count",
-  "open",
-  "retry_ms",
-  "local",
-  "address",
-  "workers",
-  "metrics",
-]);
-const EVENTS = new Set([
-  "listening",
-  "connected",
-  "closed",
-  "refused",
-  "skipped",
-  "accept_error",
-  "stopping",
-  "stopped",
-  "failed",
-]);
+const JSON_KEYS = new Set<string>(JSON_LOG_KEYS);
 
 /** Every stderr line of a server, parsed as JSON and checked against the documented keys. */
 function jsonLog(server: Running): Record<string, unknown>[] {
   return server.stderr.text().trimEnd().split("\n").map((line) => {
     const object = JSON.parse(line);
     for (const key of Object.keys(object)) assert(JSON_KEYS.has(key), `undocumented key ${key}`);
-    assert(EVENTS.has(object.event), `unknown event ${object.event}`);
+    assert(Object.hasOwn(LOG_LEVELS, object.event), `unknown event ${object.event}`);
     assert.match(object.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert(["info", "warn", "error"].includes(object.level));
     return object;

@@ -1,6 +1,7 @@
 /**
  * The README's tables of flags and exit statuses are built here from the same
- * descriptions as `--help`, so the two cannot drift apart. The table code is
+ * descriptions as `--help`, so the two cannot drift apart; and its tables of
+ * metrics and JSON log keys, both contracts, name what the code writes. The table code is
  * the test's own: it lays out Markdown as `deno fmt` does, and ships nowhere.
  * The README is imported as text, so no read permission is needed.
  *
@@ -13,6 +14,9 @@ import { flagName, type Flags } from "./cli.ts";
 import { EXIT_STATUSES } from "./cli/exit_status.ts";
 import { SERVER_FLAGS } from "./server/command_line.ts";
 import { CLIENT_FLAGS } from "./client/command_line.ts";
+import { JSON_LOG_KEYS } from "./server/log.ts";
+import { renderMetrics } from "./server/exposition.ts";
+import { ServerStats } from "./server/stats.ts";
 
 /** A Markdown table laid out as `deno fmt` lays it out. */
 function markdownTable(header: string[], rows: string[][]): string {
@@ -88,3 +92,32 @@ for (const [name, table] of Object.entries(TABLES)) {
     );
   });
 }
+
+/** The first column of the README's table whose header starts with `header`, without backquotes. */
+function firstColumn(header: string): string[] {
+  const start = readme.indexOf(`\n| ${header}`);
+  assert(start !== -1, `README.md has no table headed ${header}`);
+  const rows = readme.slice(start + 1).split("\n\n")[0].split("\n").slice(2);
+  return rows.map((row) => row.split("|")[1].trim());
+}
+
+Deno.test("README lists the JSON log's keys after time, level and event, in the order they are written", () => {
+  const keys = firstColumn("Key ").map((cell) => cell.replaceAll("`", ""));
+  assert.deepEqual(keys, JSON_LOG_KEYS.slice(3));
+});
+
+Deno.test("README's metric table names exactly the metrics the endpoint writes", () => {
+  const listed = firstColumn("Name ").flatMap((cell) =>
+    [...cell.matchAll(/`([a-z_]+)`/g)].map((m) => m[1])
+  );
+  const stats = new ServerStats().snapshot();
+  const text = renderMetrics(stats, { maxConnections: 1, version: "1", deno: "2" }, {
+    cpuSeconds: 0,
+    residentBytes: 0,
+    startTimeSeconds: 0,
+    openFds: 0,
+    maxFds: 0,
+  });
+  const written = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+  assert.deepEqual(listed.toSorted(), written.toSorted());
+});

@@ -19,7 +19,7 @@ import {
 import { ERROR_LINES } from "../protocol.ts";
 import { type AcceptedConn, Connection, type ConnectionContext } from "./connection.ts";
 import { Logger } from "./log.ts";
-import { ServerStats, type StatsSnapshot } from "./stats.ts";
+import { type RefuseReason, ServerStats, type StatsSnapshot } from "./stats.ts";
 import type { Settings } from "./settings.ts";
 import { type ConnectionSlots, LocalSlots } from "./slots.ts";
 
@@ -296,14 +296,8 @@ export class AcceptLoop implements UppercaseServer {
       }
       const id = this.#slots.nextId();
       if (!this.#mayConnect(conn)) {
-        this.#stats.refused.untrusted_proxy++;
-        this.#logger?.log({
-          event: "refused",
-          id,
-          peer: formatAddress(conn.remoteAddr as Deno.NetAddr),
-          reason: "untrusted_proxy",
-          detail: `not a trusted proxy (${this.#settings.proxy?.trustedText})`,
-        });
+        const trusted = this.#settings.proxy?.trustedText;
+        this.#countRefusal(id, conn, "untrusted_proxy", `not a trusted proxy (${trusted})`);
         closeQuietly(conn);
         continue;
       }
@@ -330,16 +324,16 @@ export class AcceptLoop implements UppercaseServer {
     return !proxy || proxy.trusted.includes((conn.remoteAddr as Deno.NetAddr).hostname);
   }
 
+  /** Counts and logs a connection refused at once. */
+  #countRefusal(id: number, conn: AcceptedConn, reason: RefuseReason, detail: string): void {
+    this.#stats.refused[reason]++;
+    const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
+    this.#logger?.log({ event: "refused", id, peer, reason, detail });
+  }
+
   #refuse(id: number, conn: AcceptedConn): void {
     const limit = this.#settings.maxConnections;
-    this.#stats.refused.max_connections++;
-    this.#logger?.log({
-      event: "refused",
-      id,
-      peer: formatAddress(conn.remoteAddr as Deno.NetAddr),
-      reason: "max_connections",
-      detail: `too many connections (limit ${limit})`,
-    });
+    this.#countRefusal(id, conn, "max_connections", `too many connections (limit ${limit})`);
     const line = encoder.encode(ERROR_LINES.tooManyConnections(limit));
     // A few bytes into a new socket's empty buffer: the write cannot block.
     const refusal = writeAll(conn, line)

@@ -40,7 +40,8 @@ export type LogEvent =
   | { event: "stopped" }
   | { event: "failed"; detail: string };
 
-const LEVELS: Record<LogEvent["event"], "info" | "warn" | "error"> = {
+/** Every event's level, and so every event the log writes. */
+export const LOG_LEVELS: Readonly<Record<LogEvent["event"], "info" | "warn" | "error">> = {
   listening: "info",
   connected: "info",
   closed: "info",
@@ -103,8 +104,35 @@ function textLine(e: LogEvent): string | undefined {
 }
 
 /**
+ * The keys of the JSON log, in the order they are written: a contract, which
+ * the README lists.
+ */
+export const JSON_LOG_KEYS = [
+  "time",
+  "level",
+  "event",
+  "id",
+  "worker",
+  "peer",
+  "via",
+  "reason",
+  "messages",
+  "bytes_in",
+  "bytes_out",
+  "seconds",
+  "detail",
+  "count",
+  "open",
+  "retry_ms",
+  "local",
+  "address",
+  "workers",
+  "metrics",
+] as const;
+
+/**
  * Writes an event as one JSON object: `time` (RFC 3339, in ms), `level`,
- * `event`, then the keys that apply, in a fixed order.
+ * `event`, then the keys that apply, in the order of {@linkcode JSON_LOG_KEYS}.
  *
  * @example A connection opening, in a worker
  * ```ts
@@ -120,28 +148,17 @@ function textLine(e: LogEvent): string | undefined {
  */
 export function formatJson(event: LogEvent, worker?: number, now: Date = new Date()): string {
   const e = event as Partial<Record<string, unknown>>;
-  return JSON.stringify({
+  const values: Record<string, unknown> = {
+    ...e,
     time: now.toISOString(),
-    level: LEVELS[event.event],
-    event: event.event,
-    id: e.id,
+    level: LOG_LEVELS[event.event],
     worker,
-    peer: e.peer,
-    via: e.via,
-    reason: e.reason,
-    messages: e.messages,
     bytes_in: e.bytesIn,
     bytes_out: e.bytesOut,
-    seconds: e.seconds,
-    detail: e.detail,
-    count: e.count,
-    open: e.open,
     retry_ms: e.retryMs,
-    local: e.local,
-    address: e.address,
-    workers: e.workers,
-    metrics: e.metrics,
-  });
+  };
+  // Undefined values are left out: only the keys that apply are written.
+  return JSON.stringify(Object.fromEntries(JSON_LOG_KEYS.map((key) => [key, values[key]])));
 }
 
 /** Writes events as lines, in one format, to one sink, naming the worker if there is one. */

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { formatJson, formatText, type LogEvent, Logger } from "./log.ts";
+import { formatJson, formatText, JSON_LOG_KEYS, type LogEvent, Logger } from "./log.ts";
 
 const EVENTS: [LogEvent, string | undefined][] = [
   [{ event: "connected", id: 1, peer: "127.0.0.1:4000" }, "#1 127.0.0.1:4000 connected"],
@@ -65,29 +65,6 @@ Deno.test("formatText names the worker first, with --parallel", () => {
   assert.equal(formatText(EVENTS[0][0], 2), "[worker 2] #1 127.0.0.1:4000 connected");
 });
 
-const KEYS = [
-  "time",
-  "level",
-  "event",
-  "id",
-  "worker",
-  "peer",
-  "via",
-  "reason",
-  "messages",
-  "bytes_in",
-  "bytes_out",
-  "seconds",
-  "detail",
-  "count",
-  "open",
-  "retry_ms",
-  "local",
-  "address",
-  "workers",
-  "metrics",
-];
-
 Deno.test("formatJson writes one object per event: time, level, event, then the keys that apply, in the documented order", () => {
   for (const [event] of EVENTS) {
     const line = formatJson(event, 1, new Date(Date.UTC(2026, 11, 1, 12, 0, 0, 5)));
@@ -95,7 +72,11 @@ Deno.test("formatJson writes one object per event: time, level, event, then the 
     const object = JSON.parse(line);
     const keys = Object.keys(object);
     assert.deepEqual(keys.slice(0, 3), ["time", "level", "event"]);
-    assert.deepEqual(keys, KEYS.filter((key) => keys.includes(key)), "in the documented order");
+    assert.deepEqual(
+      keys,
+      JSON_LOG_KEYS.filter((key) => keys.includes(key)),
+      "in the documented order",
+    );
     assert.equal(object.time, "2026-12-01T12:00:00.005Z");
     assert.equal(object.worker, 1);
   }
