@@ -35,7 +35,7 @@ import {
   startServer,
 } from "./servers.ts";
 import { driver, loadScenario, measure, report, type Scenario } from "./measure.ts";
-import { metricsCost, parallelGain, tlsCost, workerMemory } from "./comparisons.ts";
+import { metricsCost, parallelGain, perReadCost, tlsCost, workerMemory } from "./comparisons.ts";
 import { MAX_WORKERS } from "../server/command_line.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -44,7 +44,7 @@ const OURS = "uppercase-tcp (Deno)";
 const BENCH_FLAGS = {
   compare: {
     help:
-      "Also measure, in the same run, the Node.js baseline, the bare `Deno.Conn` loop and the syscalls-only C server",
+      "Also measure, in the same run, the Node.js baseline, the bare `Deno.Conn` loop and the syscalls-only C server, and our server against the bare loop, both loaded at once",
   },
   parallel: {
     value: "<n>",
@@ -135,6 +135,9 @@ async function main(args: string[]): Promise<number> {
       medians.forEach((measurement, i) => results.servers[i].measurements.push(measurement));
     }
     for (const server of servers.splice(0)) await server.stop();
+    if (!flags.host && flags.compare) {
+      results.comparisons.push(await perReadCost(core, load, timing));
+    }
     if (!flags.host) results.comparisons.push(await metricsCost(core, load, timing));
     if (!flags.host && !flags["no-tls"]) {
       const tls = await tlsCost(core, timing);
