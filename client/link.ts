@@ -74,6 +74,11 @@ export class ConnectionLost extends Error {
   constructor(readonly writeFailure?: string) {
     super(writeFailure ?? "the server's side ended");
   }
+
+  /** When the loss happened, for people: while sending, if a write failed, or `otherwise`. */
+  when(otherwise: string): string {
+    return this.writeFailure ? `while sending (${this.writeFailure})` : otherwise;
+  }
 }
 
 /** The client's connection to its server, made again when lost if it may be. */

@@ -17,17 +17,17 @@
  * @module
  */
 
-import {
-  errorLineKind,
-  isDisconnectCommand,
-  type Message,
-  MessageFramer,
-  type Terminator,
-} from "../protocol.ts";
+import { isDisconnectCommand, type Message, MessageFramer, type Terminator } from "../protocol.ts";
 import { concat } from "../protocol/text.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { ConnectionLost, type Link } from "./link.ts";
-import { checkForServerError, connectionLost, disconnect, SessionEnd } from "./session.ts";
+import {
+  checkForServerError,
+  connectionLost,
+  disconnect,
+  SessionEnd,
+  turnedAway,
+} from "./session.ts";
 
 /** Most messages a pipeline keeps unanswered at once. */
 export const MAX_IN_FLIGHT = 128;
@@ -136,11 +136,7 @@ export class Pipeline {
       const unanswered = this.#inFlight.length > 0 || this.#unsent.length > 0;
       throw connectionLost(
         replies,
-        cause.writeFailure
-          ? `while sending (${cause.writeFailure})`
-          : unanswered
-          ? "before answering every line"
-          : "before the input ended",
+        cause.when(unanswered ? "before answering every line" : "before the input ended"),
       );
     }
     this.#unsent = [...this.#inFlight, ...this.#unsent];
@@ -187,7 +183,7 @@ export class Pipeline {
         const sent = this.#inFlight[0];
         if (sent === undefined) continue; // more replies than messages: none of them is ours
         const sentText = decoder.decode(sent.bytes.subarray(0, 16));
-        if (this.#link.reconnects && this.#turnedAway(reply, sentText)) throw new ConnectionLost();
+        if (this.#link.reconnects && turnedAway(reply, sentText)) throw new ConnectionLost();
         checkForServerError(reply, sentText);
         this.#inFlight.shift();
         if (reply.terminator !== "") this.#window = MAX_IN_FLIGHT;
@@ -198,13 +194,6 @@ export class Pipeline {
       // The replies before an ERROR line, or an outage, are printed first.
       await this.#write(concat(parts));
     }
-  }
-
-  /** Whether `reply` is the server's line for a client over its connection limit, not a reply. */
-  #turnedAway(reply: Message, sentText: string): boolean {
-    const text = decoder.decode(reply.bytes);
-    return errorLineKind(text) === "tooManyConnections" &&
-      !sentText.toUpperCase().startsWith("ERROR");
   }
 
   async #write(bytes: Uint8Array): Promise<void> {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DISCONNECT_COMMAND, isErrorLine, type Message } from "../protocol.ts";
+import { DISCONNECT_COMMAND, errorLineKind, isErrorLine, type Message } from "../protocol.ts";
 import { withTimeout, writeAll } from "../io.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import type { ReplyStream } from "./replies.ts";
@@ -54,6 +54,15 @@ export function connectionLost(replies: ReplyStream, when: string): SessionEnd {
   }
   const reason = replies.endReason ?? "the server closed the connection";
   return new SessionEnd(EXIT.CONNECTION_LOST, `Connection lost ${when}: ${reason}`);
+}
+
+/**
+ * Whether `reply` is the server's line for a client over its connection
+ * limit, which says to try again later, rather than the reply to `sentText`.
+ */
+export function turnedAway(reply: Message, sentText: string): boolean {
+  const text = decoder.decode(reply.bytes);
+  return isErrorLine(text, sentText) && errorLineKind(text) === "tooManyConnections";
 }
 
 /**

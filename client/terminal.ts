@@ -11,10 +11,16 @@
 
 import * as readline from "node:readline";
 import { Readable, Writable } from "node:stream";
-import { errorLineKind, isDisconnectCommand } from "../protocol.ts";
+import { isDisconnectCommand } from "../protocol.ts";
 import { Wakeup } from "./replies.ts";
 import { EXIT } from "../cli/exit_status.ts";
-import { checkForServerError, connectionLost, disconnect, SessionEnd } from "./session.ts";
+import {
+  checkForServerError,
+  connectionLost,
+  disconnect,
+  SessionEnd,
+  turnedAway,
+} from "./session.ts";
 import { ConnectionLost, type Link } from "./link.ts";
 
 /** How text for people is shown. */
@@ -105,10 +111,7 @@ export async function runTerminal(link: Link, session: TerminalSession): Promise
   /** Connects again after `cause`, or ends the session as without `--reconnect`; false after Ctrl-C. */
   const recover = async (cause: ConnectionLost, when: string): Promise<boolean> => {
     if (!link.reconnects || link.replies.spokeTls) {
-      const lost = connectionLost(
-        link.replies,
-        cause.writeFailure ? `while sending (${cause.writeFailure})` : when,
-      );
+      const lost = connectionLost(link.replies, cause.when(when));
       throw when === "while you were typing"
         ? new SessionEnd(lost.status, `\n${lost.message}`)
         : lost;
@@ -162,9 +165,9 @@ export async function runTerminal(link: Link, session: TerminalSession): Promise
           await link.send(message);
           const answer = await Promise.race([link.replies.take(), interrupted]);
           if (answer === "interrupt") return await leave(EXIT.INTERRUPTED);
-          const turnedAway = answer.length > 0 && link.reconnects &&
-            errorLineKind(decoder.decode(answer[0].bytes)) === "tooManyConnections";
-          if (answer.length === 0 || turnedAway) throw new ConnectionLost();
+          const refused = answer.length > 0 && link.reconnects &&
+            turnedAway(answer[0], event.text);
+          if (answer.length === 0 || refused) throw new ConnectionLost();
           for (const reply of answer) {
             checkForServerError(reply, event.text);
             out.write(style.reply(decoder.decode(reply.bytes)) + "\n");

@@ -89,21 +89,17 @@ export class Connection {
   }
 
   /**
-   * Adds what it has done so far to `stats`: the server counts its live
-   * connections when asked, so that serving a message adds to nothing shared.
+   * Adds what it has done so far to `stats`: its server adds its open
+   * connections' counts when asked, so that serving a message adds to nothing
+   * shared, and each connection adds its own once when it closes.
    *
    * @param closed Why it closed, once it has.
    */
-  #count(stats: StatsSnapshot, closed?: CloseReason): void {
+  countInto(stats: StatsSnapshot, closed?: CloseReason): void {
     stats.messages += this.#conversation.messages;
     stats.receivedBytes += this.#bytesIn;
     stats.sentBytes += this.#bytesOut;
     if (closed) stats.closed[closed]++;
-  }
-
-  /** Adds what it has done so far to `stats`, which is a snapshot of its server's counts. */
-  countInto(stats: StatsSnapshot): void {
-    this.#count(stats);
   }
 
   /** Asks the connection to close once the write in progress, if any, is done. */
@@ -179,7 +175,7 @@ export class Connection {
     this.#context.conversationOver();
     await closeGracefully(this.#conn, this.#read);
     clearTimeout(this.#cutTimer);
-    this.#count(stats, closing.reason);
+    this.countInto(stats, closing.reason);
     this.#logClosed(closing);
     this.#context.closed(this);
   }

@@ -17,8 +17,7 @@
 import { SharedSlots } from "./slots.ts";
 import { addSnapshots, ServerStats, type StatsSnapshot } from "./stats.ts";
 import { ServerFailedError, STOP_GRACE_MS, type TcpAddr } from "./accept_loop.ts";
-import type { ServeOptions } from "./settings.ts";
-import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol.ts";
+import { resolveSettings, type ServeOptions } from "./settings.ts";
 import { DRAIN_MS, withTimeout } from "../io.ts";
 
 /** The worker module every worker runs. */
@@ -105,26 +104,26 @@ export class ParallelServer {
     metrics = false,
     module: URL = WORKER_MODULE,
   ): Promise<ParallelServer> {
-    const hostname = options.hostname ?? DEFAULT_HOSTNAME;
-    let port = options.port ?? DEFAULT_PORT;
-    if (!options.reusePort) {
+    const settings = resolveSettings(options);
+    const { hostname, log } = settings;
+    let port = settings.port;
+    if (!settings.reusePort) {
       // Without --reuse-port the port must be free, as for one process: the
       // workers' listeners would share it with any other SO_REUSEPORT listener.
       using probe = Deno.listen({ hostname, port });
       port = probe.addr.port;
     }
-    const log = options.log === undefined ? console.error : options.log;
     const slots = SharedSlots.buffer();
     const threads: Thread[] = [];
     const startOne = (worker: number) => {
-      const thread = new Thread(module, log ?? undefined);
+      const thread = new Thread(module, log);
       threads.push(thread);
       const { log: _, ...rest } = options;
       return thread.start({
         type: "start",
         worker,
         options: { ...rest, hostname, port },
-        log: log !== null,
+        log: log !== undefined,
         metrics,
         slots,
       });

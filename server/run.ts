@@ -14,7 +14,7 @@ import { formatAddress } from "../io.ts";
 import { type AcceptLoop, ServerFailedError, type UppercaseServer } from "./accept_loop.ts";
 import { describeListenError, type ServerCommand } from "./command_line.ts";
 import { listenWith } from "./listen.ts";
-import { formatJson, type LogFormat, Logger } from "./log.ts";
+import { type LogFormat, Logger } from "./log.ts";
 import { type MetricsEndpoint, type MetricsSource, serveMetrics } from "./metrics.ts";
 import { ParallelServer } from "./parallel.ts";
 import { resolveSettings } from "./settings.ts";
@@ -75,16 +75,10 @@ export async function runServer(command: ServerCommand): Promise<number> {
   return status;
 }
 
-/** What the metrics endpoint reads: the workers' counts, or this thread's own. */
+/** What the metrics endpoint reads: the workers' counts, or this thread's own, its loop watched. */
 function metricsSource(server: AcceptLoop | ParallelServer): MetricsSource {
-  if (server instanceof ParallelServer) return server;
-  watchLoopDelay(server.stats);
-  return {
-    snapshot: () => server.snapshot(),
-    get accepting() {
-      return server.accepting;
-    },
-  };
+  if (!(server instanceof ParallelServer)) watchLoopDelay(server.stats);
+  return server;
 }
 
 /**
@@ -115,8 +109,6 @@ export async function runUntilStopped(
 
 /** Reports a server that failed for good, even with `--quiet`, and gives {@linkcode EXIT.SOFTWARE}. */
 function reportFailure(error: ServerFailedError, format: LogFormat): number {
-  console.error(
-    format === "json" ? formatJson({ event: "failed", detail: error.message }) : error.message,
-  );
+  new Logger(console.error, format).log({ event: "failed", detail: error.message });
   return EXIT.SOFTWARE;
 }

@@ -28,7 +28,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   if (message.type === "start") start(message);
   else if (message.type === "scrape") report({ type: "stats", stats: counts() });
   else {
-    void server?.stop().catch(() => {}).then(() => report({ type: "stopped", stats: counts() }));
+    // A worker that never listened has nothing to stop, but says it has stopped all the same.
+    const stopping = server?.stop().catch(() => {}) ?? Promise.resolve();
+    void stopping.then(() => report({ type: "stopped", stats: counts() }));
   }
 };
 
