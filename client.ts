@@ -32,7 +32,12 @@ import { type ClientOptions, resolveClientSettings } from "./client/options.ts";
 export { EXIT, EXIT_STATUSES, type ExitStatus, type Program } from "./cli/exit_status.ts";
 export { CLOSE_WAIT_MS } from "./client/session.ts";
 export { MAX_IN_FLIGHT } from "./client/pipeline.ts";
-export { type ClientOptions, DEFAULT_REPLY_QUIET_MS } from "./client/options.ts";
+export {
+  type ClientOptions,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_REPLY_QUIET_MS,
+  DEFAULT_REPLY_TIMEOUT_MS,
+} from "./client/options.ts";
 
 const encoder = new TextEncoder();
 
@@ -58,7 +63,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
   const { hostname, port, maxMessageBytes, ...settings } = resolveClientSettings(options);
   const style = styleFor(settings.color);
   const output = options.output.getWriter();
-  const reconnecting = settings.reconnect
+  const reconnect = settings.reconnect
     ? {
       retryForMs: settings.retryForMs,
       notify: (line: string) => tell(options.errors, style.info(line) + "\n"),
@@ -66,11 +71,13 @@ export async function runClient(options: ClientOptions): Promise<number> {
     : undefined;
   let status: number;
   try {
-    const link = await Link.open(
-      { hostname, port, tls: options.tls },
-      { maxReplyBytes: replyLimit(maxMessageBytes), quietMs: settings.replyQuietMs },
-      reconnecting,
-    );
+    const link = await Link.open({
+      server: { hostname, port, tls: options.tls },
+      framing: { maxReplyBytes: replyLimit(maxMessageBytes), quietMs: settings.replyQuietMs },
+      connectTimeoutMs: settings.connectTimeoutMs,
+      replyTimeoutMs: settings.replyTimeoutMs,
+      reconnect,
+    });
     try {
       status = settings.interactive
         ? await runTerminal(link, {

@@ -15,12 +15,26 @@ export const DRAIN_MS = 250;
 const drainBuffer = new Uint8Array(16 * 1024);
 
 /**
+ * A write made no progress for its time limit: the peer stopped reading, or
+ * its host stopped answering. Our own limit, told apart from the system's
+ * `TimedOut` (a peer whose host stopped answering TCP's retries or keepalive).
+ */
+export class WriteStalled extends Error {
+  override name = "WriteStalled";
+
+  /** @param stallMs How long the write made no progress, in ms. */
+  constructor(readonly stallMs: number) {
+    super(`no progress writing for ${stallMs} ms: the peer stopped reading`);
+  }
+}
+
+/**
  * Writes all of `bytes`: `write()` may take only part of a buffer.
  *
  * @param conn Where to write.
  * @param bytes What to write.
  * @param stallMs If set, fail when one write makes no progress for this many ms.
- * @throws {Deno.errors.TimedOut} When a write stalls past `stallMs`: the peer stopped reading.
+ * @throws {WriteStalled} When a write stalls past `stallMs`.
  */
 export async function writeAll(
   conn: Deno.Conn,
@@ -32,9 +46,7 @@ export async function writeAll(
     const result = await withTimeout(write, stallMs);
     if (result === TIMED_OUT) {
       write.catch(() => {}); // it fails when the connection is closed; nobody waits for it
-      throw new Deno.errors.TimedOut(
-        `no progress writing for ${stallMs} ms: the peer stopped reading`,
-      );
+      throw new WriteStalled(stallMs!);
     }
     written += result;
   }
@@ -180,6 +192,18 @@ export function quantity(count: number, noun: string): string {
 }
 
 /**
+ * Whether a network operation failed because the other host stopped answering:
+ * TCP keepalive or retransmissions timed out (`ETIMEDOUT`), or the host is
+ * known to be unreachable. A process that ended would have closed or reset the
+ * connection instead; this is a host that lost power, crashed or left the network.
+ */
+export function isHostUnreachable(error: unknown): boolean {
+  if (error instanceof Deno.errors.TimedOut) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EHOSTUNREACH" || code === "ENETUNREACH";
+}
+
+/**
  * Says in a few words why a network operation failed.
  *
  * @param error What the operation threw.
@@ -189,7 +213,10 @@ export function describeNetworkError(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionReset) return "connection reset by peer";
   if (error instanceof Deno.errors.BrokenPipe) return "peer stopped reading (broken pipe)";
   if (error instanceof Deno.errors.ConnectionAborted) return "connection aborted";
-  if (error instanceof Deno.errors.TimedOut) return `timed out: ${error.message}`;
+  if (error instanceof WriteStalled) return `timed out: ${error.message}`;
+  if (isHostUnreachable(error)) {
+    return "the other host stopped answering (connection timed out, or host unreachable)";
+  }
   if (error instanceof Deno.errors.Interrupted || error instanceof Deno.errors.BadResource) {
     return "connection closed";
   }

@@ -18,6 +18,7 @@ import {
   TIMED_OUT,
   withTimeout,
   writeAll,
+  WriteStalled,
 } from "./io.ts";
 
 const encoder = new TextEncoder();
@@ -59,7 +60,7 @@ Deno.test("writeAll gives up with TimedOut when the peer stops reading for stall
     const big = new Uint8Array(64 * 1024 * 1024);
     await assert.rejects(
       () => writeAll(server, big, 50),
-      (error) => error instanceof Deno.errors.TimedOut && /stopped reading/.test(error.message),
+      (error) => error instanceof WriteStalled && /stopped reading/.test(error.message),
     );
   } finally {
     client.close();
@@ -133,7 +134,11 @@ Deno.test("describeNetworkError names each failure in a few words", () => {
     [new Deno.errors.ConnectionReset("os error 104"), "connection reset by peer"],
     [new Deno.errors.BrokenPipe("os error 32"), "peer stopped reading (broken pipe)"],
     [new Deno.errors.ConnectionAborted(), "connection aborted"],
-    [new Deno.errors.TimedOut("no progress"), "timed out: no progress"],
+    [new WriteStalled(100), "timed out: no progress writing for 100 ms: the peer stopped reading"],
+    [
+      new Deno.errors.TimedOut("Connection timed out (os error 110)"),
+      "the other host stopped answering (connection timed out, or host unreachable)",
+    ],
     [new Deno.errors.Interrupted(), "connection closed"],
     [new Deno.errors.BadResource(), "connection closed"],
     [new Error("something else"), "something else"],

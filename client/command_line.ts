@@ -14,7 +14,12 @@ import {
   messageLimitFlag,
   UsageError,
 } from "../cli.ts";
-import { type ClientOptions, DEFAULT_RETRY_FOR_MS } from "./options.ts";
+import {
+  type ClientOptions,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_REPLY_TIMEOUT_MS,
+  DEFAULT_RETRY_FOR_MS,
+} from "./options.ts";
 
 /** The client's flags. */
 export const CLIENT_FLAGS = {
@@ -27,6 +32,17 @@ export const CLIENT_FLAGS = {
   },
   tls: { help: "Speak TLS, checking the server's certificate against the system's authorities" },
   ca: { value: "<file>", help: "Also trust this CA or certificate (PEM); implies `--tls`" },
+  "connect-timeout": {
+    value: "<s>",
+    default: DEFAULT_CONNECT_TIMEOUT_MS / 1000,
+    help: "Give up on one attempt to connect (TLS handshake included) after this long",
+  },
+  "reply-timeout": {
+    value: "<s>",
+    default: DEFAULT_REPLY_TIMEOUT_MS / 1000,
+    help:
+      "While messages wait for replies, count the connection lost after this long with nothing from the server",
+  },
   reconnect: {
     help: "When the connection is lost, connect again and resend the lines not yet answered",
   },
@@ -40,9 +56,17 @@ export const CLIENT_FLAGS = {
 } as const satisfies Flags;
 
 /** The server to connect to, the message limit, reconnecting, and the CA file to read, as the flags give them. */
-export interface ClientTarget
-  extends
-    Pick<ClientOptions, "hostname" | "port" | "maxMessageBytes" | "reconnect" | "retryForMs"> {
+export interface ClientTarget extends
+  Pick<
+    ClientOptions,
+    | "hostname"
+    | "port"
+    | "maxMessageBytes"
+    | "connectTimeoutMs"
+    | "replyTimeoutMs"
+    | "reconnect"
+    | "retryForMs"
+  > {
   /** Speak TLS. */
   tls: boolean;
   /** A CA or certificate file to trust too, to be read before connecting. */
@@ -66,6 +90,8 @@ With piped input it prints only the replies, one per line:
       maxMessageBytes: messageLimitFlag(flags["max-message-bytes"]),
       tls: Boolean(flags.tls || flags.ca),
       caFile: flags.ca,
+      connectTimeoutMs: seconds("connect-timeout", flags["connect-timeout"]),
+      replyTimeoutMs: seconds("reply-timeout", flags["reply-timeout"]),
       reconnect: flags.reconnect,
       retryForMs: retryFor(flags["retry-for"], flags.reconnect),
     }),
@@ -73,7 +99,12 @@ With piped input it prints only the replies, one per line:
 );
 
 function retryFor(value: string | undefined, reconnect: boolean | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!reconnect) throw new UsageError("--retry-for needs --reconnect");
-  return integerFlag("retry-for", value, { min: 1, max: 24 * 3600 })! * 1000;
+  if (value !== undefined && !reconnect) throw new UsageError("--retry-for needs --reconnect");
+  return seconds("retry-for", value);
+}
+
+/** A flag's whole seconds, from 1 s to a day, in ms. */
+function seconds(name: string, value: string | undefined): number | undefined {
+  const whole = integerFlag(name, value, { min: 1, max: 24 * 3600 });
+  return whole === undefined ? undefined : whole * 1000;
 }

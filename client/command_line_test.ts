@@ -23,6 +23,8 @@ Deno.test("CLIENT_COMMAND_LINE reads the server's address and the message limit"
       maxMessageBytes: 4194304,
       tls: false,
       caFile: undefined,
+      connectTimeoutMs: undefined,
+      replyTimeoutMs: undefined,
       reconnect: undefined,
       retryForMs: undefined,
     },
@@ -33,6 +35,8 @@ Deno.test("CLIENT_COMMAND_LINE reads the server's address and the message limit"
     maxMessageBytes: undefined,
     tls: false,
     caFile: undefined,
+    connectTimeoutMs: undefined,
+    replyTimeoutMs: undefined,
     reconnect: undefined,
     retryForMs: undefined,
   });
@@ -42,6 +46,18 @@ Deno.test("CLIENT_COMMAND_LINE reads the server's address and the message limit"
   ]);
   const withCa = parseClientArgs(["--ca", "ca.pem"]);
   assert.deepEqual([withCa.tls, withCa.caFile], [true, "ca.pem"], "--ca implies --tls");
+});
+
+Deno.test("CLIENT_COMMAND_LINE reads --connect-timeout and --reply-timeout in whole seconds, and refuses 0", () => {
+  const timed = parseClientArgs(["--connect-timeout", "2", "--reply-timeout", "30"]);
+  assert.deepEqual([timed.connectTimeoutMs, timed.replyTimeoutMs], [2_000, 30_000]);
+  for (const flag of ["--connect-timeout", "--reply-timeout"]) {
+    assert.throws(
+      () => parseClientArgs([flag, "0"]),
+      (error) => error instanceof UsageError && error.message.includes("whole number from 1"),
+      `${flag} 0: no wait without a bound`,
+    );
+  }
 });
 
 Deno.test("CLIENT_COMMAND_LINE reads --reconnect and --retry-for in seconds, which needs --reconnect", () => {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeNetworkError, formatAddress } from "../io.ts";
+import { describeNetworkError, formatAddress, TIMED_OUT, withTimeout } from "../io.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { SessionEnd } from "./session.ts";
 
@@ -23,55 +23,90 @@ export interface ServerAddress {
 
 /**
  * A connection that could not be made: a {@linkcode SessionEnd} that says
- * whether trying again could help (no server there yet, a reset) or not (a
- * certificate this client does not trust).
+ * whether trying again could help (no server there yet, a reset, no answer)
+ * or not (a certificate this client does not trust).
  */
 export class CannotConnect extends SessionEnd {
-  /** Makes the failure, with its line for people. */
-  constructor(message: string, readonly retryable: boolean) {
-    super(EXIT.NO_SERVER, message);
+  /**
+   * Makes the failure; its line for people is `Cannot connect to <address>: <detail>`.
+   *
+   * @param server Where the client tried to connect.
+   * @param detail Why it could not, and what to do about it.
+   * @param retryable Whether trying again could help.
+   */
+  constructor(server: ServerAddress, readonly detail: string, readonly retryable: boolean) {
+    super(EXIT.NO_SERVER, `Cannot connect to ${formatAddress(server)}: ${detail}`);
   }
+}
+
+/** How {@linkcode connect} waits. */
+export interface ConnectLimits {
+  /** How long the connection and its TLS handshake may take, in ms. */
+  timeoutMs: number;
+  /** Gives up at once when aborted. */
+  signal?: AbortSignal;
 }
 
 /**
  * Connects, and completes the TLS handshake when asked to, so that a
  * certificate that cannot be trusted is reported now rather than at the first
- * message.
+ * message. Both are bounded by `limits.timeoutMs`: a host that drops the
+ * connection's packets answers nothing, and the kernel's own retries take
+ * minutes. The connection gets TCP keepalive, so that a server whose host
+ * vanishes is found even while the client waits for nothing.
  *
  * @param server Where the server is, and whether it speaks TLS.
+ * @param limits How long it may take.
  * @returns The connection.
  * @throws {CannotConnect} With {@linkcode EXIT.NO_SERVER} and a line saying why.
  */
-export async function connect(server: ServerAddress): Promise<Deno.TcpConn | Deno.TlsConn> {
+export async function connect(
+  server: ServerAddress,
+  limits: ConnectLimits,
+): Promise<Deno.TcpConn | Deno.TlsConn> {
   const { hostname, port, tls } = server;
-  const action = `Cannot connect to ${formatAddress(server)}`;
-  let conn: Deno.TcpConn | Deno.TlsConn;
+  const seconds = limits.timeoutMs / 1000;
+  const noAnswer = `no answer within ${seconds} s (--connect-timeout). ` +
+    "Is the host up, and is nothing on the way dropping the connection?";
+  const deadline = performance.now() + limits.timeoutMs;
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), limits.timeoutMs);
+  const signal = limits.signal ? AbortSignal.any([timeout.signal, limits.signal]) : timeout.signal;
+  let tcp: Deno.TcpConn;
   try {
-    conn = tls
-      ? await Deno.connectTls({ hostname, port, caCerts: tls.caCerts })
-      : await Deno.connect({ hostname, port });
+    tcp = await Deno.connect({ hostname, port, signal });
   } catch (error) {
+    if (timeout.signal.aborted) throw new CannotConnect(server, noAnswer, true);
     if (error instanceof Deno.errors.ConnectionRefused) {
       throw new CannotConnect(
-        `${action}: no server is listening there. Start one with "deno task server", or pick another with --host and --port`,
+        server,
+        'no server is listening there. Start one with "deno task server", or pick another with --host and --port',
         true,
       );
     }
-    throw new CannotConnect(`${action}: ${describeNetworkError(error)}`, true);
+    throw new CannotConnect(server, describeNetworkError(error), true);
+  } finally {
+    clearTimeout(timer);
   }
-  if ("setNoDelay" in conn) {
-    conn.setNoDelay(true);
-    return conn;
-  }
+  tcp.setNoDelay(true);
+  tcp.setKeepAlive(true);
+  if (!tls) return tcp;
+  // TLS on the connection made above, so that it keeps its keepalive: Deno's
+  // TLS connections offer no such switch of their own.
+  const conn = await Deno.startTls(tcp, { hostname, caCerts: tls.caCerts });
+  const handshake = conn.handshake();
   try {
-    await conn.handshake();
-    return conn;
+    if (await withTimeout(handshake, deadline - performance.now()) !== TIMED_OUT) return conn;
   } catch (error) {
     conn.close();
-    // A certificate stays what it is however often one tries; a reset may not.
+    // Deno's TLS errors have no types of their own: only their text tells a certificate
+    // apart, and a certificate stays what it is however often one tries; a reset may not.
     const certificate = /certificate|UnknownIssuer|Expired|NotValidYet/i.test(String(error));
-    throw new CannotConnect(`${action}: ${describeTlsError(error, hostname)}`, !certificate);
+    throw new CannotConnect(server, describeTlsError(error, hostname), !certificate);
   }
+  handshake.catch(() => {}); // it fails once the connection is closed; nobody waits for it
+  conn.close();
+  throw new CannotConnect(server, `no TLS handshake within ${seconds} s (--connect-timeout)`, true);
 }
 
 /**

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { connect, describeTlsError } from "./connect.ts";
+import { DEFAULT_CONNECT_TIMEOUT_MS } from "./options.ts";
 import { SessionEnd } from "./session.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { freePort } from "../test_helpers.ts";
@@ -15,7 +16,10 @@ import { freePort } from "../test_helpers.ts";
 Deno.test("connect gives a TCP connection to a listening server", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepting = listener.accept();
-  using conn = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  using conn = await connect(
+    { hostname: "127.0.0.1", port: listener.addr.port },
+    { timeoutMs: DEFAULT_CONNECT_TIMEOUT_MS },
+  );
   using accepted = await accepting;
   assert.equal((conn.remoteAddr as Deno.NetAddr).port, listener.addr.port);
   assert.equal((accepted.remoteAddr as Deno.NetAddr).port, (conn.localAddr as Deno.NetAddr).port);
@@ -24,7 +28,7 @@ Deno.test("connect gives a TCP connection to a listening server", async () => {
 Deno.test("connect with no server there ends the session with 3 and says how to start one", async () => {
   const port = freePort();
   await assert.rejects(
-    connect({ hostname: "127.0.0.1", port }),
+    connect({ hostname: "127.0.0.1", port }, { timeoutMs: DEFAULT_CONNECT_TIMEOUT_MS }),
     (error) =>
       error instanceof SessionEnd && error.status === EXIT.NO_SERVER &&
       error.message ===

@@ -1,11 +1,18 @@
 /**
  * The client's connection to its server, and its replies, kept up. Without
  * `--reconnect` it is one connection, and losing it ends the session. With
- * it, a lost connection (closed, reset, refused at the start, or turned away
- * at the server's connection limit) is made again, waiting 50 ms, doubling to
- * 2 s, each wait a random point in the upper half of its step, until
- * `--retry-for` has passed without a working connection. People are told once
- * per outage, on stderr.
+ * it, a lost connection (closed, reset, refused at the start, turned away at
+ * the server's connection limit, or silent past the reply timeout) is made
+ * again, with the waits of {@linkcode retryDelay}, until `--retry-for` has
+ * passed since the loss without a working connection. The waits grow across
+ * attempts until the server answers a message, so a crowd of clients turned
+ * away by a full server backs off rather than hammering it. People are told
+ * once per outage, on stderr.
+ *
+ * No wait is without a bound: each connect attempt has `--connect-timeout`,
+ * and while lines wait for replies, a server silent for `--reply-timeout`
+ * counts as lost, as does a write that makes no progress for that long. A
+ * host that lost power sends nothing, and nothing else would end the wait.
  *
  * @module
  */
@@ -55,24 +62,48 @@ export function retryDelay(attempt: number, random: () => number = Math.random):
 }
 
 /** How the client connects again, with `--reconnect`. */
-export interface Reconnecting {
+export interface ReconnectOptions {
   /** How long to go on trying without a working connection, in ms. */
   retryForMs: number;
   /** Tells people about an outage and its end, one line each. */
   notify(line: string): Promise<void>;
 }
 
+/** What a {@linkcode Link} connects to, and how long it waits. */
+export interface LinkOptions {
+  /** Where the server is, and whether it speaks TLS. */
+  server: ServerAddress;
+  /** How the server's replies are framed. */
+  framing: ReplyFraming;
+  /** How long one connect attempt, TLS handshake included, may take, in ms. */
+  connectTimeoutMs: number;
+  /**
+   * How long the server may stay silent while lines wait for replies, and how
+   * long a write may make no progress, before the connection counts as lost, in ms.
+   */
+  replyTimeoutMs: number;
+  /** Connect again when the connection is lost (`--reconnect`); one connection when left out. */
+  reconnect?: ReconnectOptions;
+}
+
 /**
  * The connection was lost before the client was done: the server's side
- * ended, the server turned the client away at its connection limit, or a
- * write failed. With `--reconnect` it is made again.
+ * ended, the server turned the client away at its connection limit, a write
+ * failed, or the server stayed silent past the reply timeout. With
+ * `--reconnect` it is made again.
  */
 export class ConnectionLost extends Error {
   override name = "ConnectionLost";
+  /** Why a write failed, when that is how the loss showed. */
+  readonly writeFailure: string | undefined;
+  /** Why the client gave the connection up, when the server's side has not ended. */
+  readonly reason: string | undefined;
 
-  /** @param writeFailure Why a write failed, when that is how the loss showed. */
-  constructor(readonly writeFailure?: string) {
-    super(writeFailure ?? "the server's side ended");
+  /** @param cause How the loss showed, when it was not the server's side ending. */
+  constructor(cause: { writeFailure?: string; reason?: string } = {}) {
+    super(cause.writeFailure ?? cause.reason ?? "the server's side ended");
+    this.writeFailure = cause.writeFailure;
+    this.reason = cause.reason;
   }
 
   /** When the loss happened, for people: while sending, if a write failed, or `otherwise`. */
@@ -83,9 +114,7 @@ export class ConnectionLost extends Error {
 
 /** The client's connection to its server, made again when lost if it may be. */
 export class Link {
-  readonly #server: ServerAddress;
-  readonly #framing: ReplyFraming;
-  readonly #reconnecting: Reconnecting | undefined;
+  readonly #options: LinkOptions;
   #conn: Deno.TcpConn | Deno.TlsConn;
   #replies: ReplyStream;
   /** When the current outage began, on the `performance.now()` clock; `undefined` while the connection works. */
@@ -93,48 +122,34 @@ export class Link {
   /** The line that ends the outage's notice, once people were told of one. */
   #ending: string | undefined;
   #everWorked = false;
+  /** Attempts to connect since the server last answered a message: the next wait grows with it. */
+  #attempts = 0;
   /** Aborted by {@linkcode close}: an attempt to connect again under way gives up. */
   readonly #closing = new AbortController();
 
-  private constructor(
-    server: ServerAddress,
-    framing: ReplyFraming,
-    reconnecting: Reconnecting | undefined,
-    conn: Deno.TcpConn | Deno.TlsConn,
-  ) {
-    this.#server = server;
-    this.#framing = framing;
-    this.#reconnecting = reconnecting;
+  private constructor(options: LinkOptions, conn: Deno.TcpConn | Deno.TlsConn) {
+    this.#options = options;
     this.#conn = conn;
     this.#replies = this.#read(conn);
   }
 
   /**
-   * Connects; with `reconnecting`, goes on trying while there is no server
+   * Connects; with `reconnect`, goes on trying while there is no server
    * yet, as after a lost connection.
    *
    * @throws {SessionEnd} When it cannot connect (3), or gives up trying (3).
    */
-  static async open(
-    server: ServerAddress,
-    framing: ReplyFraming,
-    reconnecting?: Reconnecting,
-  ): Promise<Link> {
+  static async open(options: LinkOptions): Promise<Link> {
+    const { server, reconnect } = options;
+    const started = performance.now();
     try {
-      return new Link(server, framing, reconnecting, await connect(server));
+      return new Link(options, await connect(server, { timeoutMs: options.connectTimeoutMs }));
     } catch (error) {
-      if (!reconnecting || !(error instanceof CannotConnect) || !error.retryable) throw error;
-      const started = performance.now();
-      const at = formatAddress(server);
-      await reconnecting.notify(`No server at ${at} yet; waiting for one...`);
-      const conn = await connectAgain(
-        server,
-        reconnecting,
-        started,
-        false,
-        new AbortController().signal,
-      );
-      const link = new Link(server, framing, reconnecting, conn);
+      if (!reconnect || !(error instanceof CannotConnect) || !error.retryable) throw error;
+      await reconnect.notify(`No server at ${formatAddress(server)} yet; waiting for one...`);
+      const attempt: Attempt = { since: started, attempts: 0 };
+      const link = new Link(options, await connectAgain(options, attempt));
+      link.#attempts = attempt.attempts;
       link.#outageSince = started;
       link.#ending = "Connected.";
       return link;
@@ -153,19 +168,42 @@ export class Link {
 
   /** Whether a lost connection is made again (`--reconnect`). */
   get reconnects(): boolean {
-    return this.#reconnecting !== undefined;
+    return this.#options.reconnect !== undefined;
   }
 
   /**
    * Sends bytes on the connection now.
    *
-   * @throws {ConnectionLost} When the connection fails.
+   * @throws {ConnectionLost} When the connection fails, or a write makes no
+   *   progress for the reply timeout.
    */
   async send(bytes: Uint8Array): Promise<void> {
     try {
-      await writeAll(this.#conn, bytes);
+      await writeAll(this.#conn, bytes, this.#options.replyTimeoutMs);
     } catch (error) {
-      throw new ConnectionLost(describeNetworkError(error));
+      throw new ConnectionLost({ writeFailure: describeNetworkError(error) });
+    }
+  }
+
+  /**
+   * Waits for `event` while lines wait for replies: gives the connection up
+   * once nothing at all has come from the server for the reply timeout, counted
+   * from `since` (when the wait began) or from the last bytes it sent, whichever
+   * is later.
+   *
+   * @throws {ConnectionLost} When the server stayed silent that long.
+   */
+  async withinReplyTimeout<T>(event: Promise<T>, since: number): Promise<T> {
+    const timeoutMs = this.#options.replyTimeoutMs;
+    for (;;) {
+      const left = Math.max(since, this.#replies.heardAt) + timeoutMs - performance.now();
+      const result = left > 0 ? await withTimeout(event, left) : TIMED_OUT;
+      if (result !== TIMED_OUT) return result;
+      if (Math.max(since, this.#replies.heardAt) + timeoutMs <= performance.now()) {
+        throw new ConnectionLost({
+          reason: `nothing from the server for ${timeoutMs / 1000} s (--reply-timeout)`,
+        });
+      }
     }
   }
 
@@ -173,6 +211,7 @@ export class Link {
   async worked(): Promise<void> {
     this.#everWorked = true;
     this.#outageSince = undefined;
+    this.#attempts = 0;
     await this.#announce();
   }
 
@@ -190,7 +229,7 @@ export class Link {
   async #announce(): Promise<void> {
     const ending = this.#ending;
     this.#ending = undefined;
-    if (ending) await this.#reconnecting!.notify(ending);
+    if (ending) await this.#options.reconnect!.notify(ending);
   }
 
   /**
@@ -201,21 +240,24 @@ export class Link {
    *   3 if none ever worked, 4 if it lost the server and could not get it back.
    */
   async reconnect(): Promise<void> {
-    const reconnecting = this.#reconnecting!;
     this.#outageSince ??= performance.now();
     if (this.#ending === undefined) {
-      await reconnecting.notify("Connection lost; reconnecting...");
+      await this.#options.reconnect!.notify("Connection lost; reconnecting...");
       this.#ending = this.#everWorked ? "Reconnected." : "Connected.";
     }
     this.#closeConnection();
     await this.#replies.ended;
-    this.#conn = await connectAgain(
-      this.#server,
-      reconnecting,
-      this.#outageSince,
-      this.#everWorked,
-      this.#closing.signal,
-    );
+    const attempt: Attempt = {
+      since: this.#outageSince,
+      attempts: this.#attempts,
+      everWorked: this.#everWorked,
+      closing: this.#closing.signal,
+    };
+    try {
+      this.#conn = await connectAgain(this.#options, attempt);
+    } finally {
+      this.#attempts = attempt.attempts;
+    }
     this.#replies = this.#read(this.#conn);
   }
 
@@ -236,55 +278,65 @@ export class Link {
 
   #read(conn: Deno.Conn): ReplyStream {
     // With --reconnect, a reply cut off by a lost connection is thrown away: its line is sent again.
-    return new ReplyStream(conn, { ...this.#framing, keepCutReply: !this.#reconnecting });
+    return new ReplyStream(conn, { ...this.#options.framing, keepCutReply: !this.reconnects });
   }
+}
+
+/** Where an outage stands, for {@linkcode connectAgain}. */
+interface Attempt {
+  /** When the outage began, on the `performance.now()` clock. */
+  since: number;
+  /** Attempts made since the server last answered; counted up as it tries. */
+  attempts: number;
+  /** Whether a connection ever worked: the exit status when it gives up. */
+  everWorked?: boolean;
+  /** Gives up at once when aborted. */
+  closing?: AbortSignal;
 }
 
 /**
  * Tries to connect, waiting longer each time, until it does or `--retry-for`
- * has passed since `since`.
+ * has passed since the outage began. Each attempt is bounded by
+ * `--connect-timeout` and by the time left.
  */
 async function connectAgain(
-  server: ServerAddress,
-  reconnecting: Reconnecting,
-  since: number,
-  everWorked: boolean,
-  closing: AbortSignal,
+  options: LinkOptions,
+  attempt: Attempt,
 ): Promise<Deno.TcpConn | Deno.TlsConn> {
-  const deadline = since + reconnecting.retryForMs;
+  const { server, reconnect } = options;
+  const closing = attempt.closing ?? new AbortController().signal;
+  const deadline = attempt.since + reconnect!.retryForMs;
   let why = "";
-  for (let attempt = 0;; attempt++) {
-    await sleep(Math.min(retryDelay(attempt), deadline - performance.now()), closing);
+  for (;;) {
+    await sleep(Math.min(retryDelay(attempt.attempts++), deadline - performance.now()), closing);
     const left = deadline - performance.now();
     if (closing.aborted) throw new SessionEnd(EXIT.CONNECTION_LOST);
-    if (left <= 0) throw giveUp(server, reconnecting.retryForMs, everWorked, why);
-    const connecting = connect(server);
+    if (left <= 0) throw giveUp(options, { why, everWorked: attempt.everWorked ?? false });
     try {
-      const conn = await withTimeout(connecting, left);
-      if (conn !== TIMED_OUT) return conn;
-      connecting.then((late) => late.close(), () => {});
+      return await connect(server, {
+        timeoutMs: Math.min(options.connectTimeoutMs, left),
+        signal: closing,
+      });
     } catch (error) {
       if (!(error instanceof CannotConnect) || !error.retryable) throw error;
-      why = error.message.slice(error.message.indexOf(": ") + 2);
+      why = error.detail;
     }
   }
 }
 
 function giveUp(
-  server: ServerAddress,
-  retryForMs: number,
-  everWorked: boolean,
-  why: string,
+  options: LinkOptions,
+  outage: { why: string; everWorked: boolean },
 ): SessionEnd {
-  const within = `within ${retryForMs / 1000} s (--retry-for)`;
-  const because = why ? `: ${why}` : "";
-  return everWorked
+  const within = `within ${options.reconnect!.retryForMs / 1000} s (--retry-for)`;
+  const because = outage.why ? `: ${outage.why}` : "";
+  return outage.everWorked
     ? new SessionEnd(
       EXIT.CONNECTION_LOST,
       `Connection lost, and not made again ${within}${because}`,
     )
     : new SessionEnd(
       EXIT.NO_SERVER,
-      `Cannot connect to ${formatAddress(server)} ${within}${because}`,
+      `Cannot connect to ${formatAddress(options.server)} ${within}${because}`,
     );
 }

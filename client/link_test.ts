@@ -8,12 +8,18 @@
  */
 
 import assert from "node:assert/strict";
-import { Link, MAX_RETRY_MS, retryDelay } from "./link.ts";
+import { Link, type LinkOptions, MAX_RETRY_MS, type ReconnectOptions, retryDelay } from "./link.ts";
 import { SessionEnd } from "./session.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { freePort, startServer } from "../test_helpers.ts";
 
 const FRAMING = { maxReplyBytes: 1024, quietMs: 20 };
+const TIMEOUTS = { connectTimeoutMs: 5_000, replyTimeoutMs: 10_000 };
+
+/** The options of a link to `port` on 127.0.0.1. */
+function linkTo(port: number, reconnect?: ReconnectOptions): LinkOptions {
+  return { server: { hostname: "127.0.0.1", port }, framing: FRAMING, ...TIMEOUTS, reconnect };
+}
 const encoder = new TextEncoder();
 
 /** Reconnecting with `retryForMs`, its notices kept, and a way to wait for one. */
@@ -48,11 +54,11 @@ Deno.test("retryDelay waits 50 ms doubling to 2 s, each wait in the upper half o
 Deno.test("Link without --reconnect is one connection, and no server is a session end with 3", async () => {
   const port = freePort();
   await assert.rejects(
-    Link.open({ hostname: "127.0.0.1", port }, FRAMING),
+    Link.open(linkTo(port)),
     (error) => error instanceof SessionEnd && error.status === EXIT.NO_SERVER,
   );
   await using server = startServer({ log: null });
-  const link = await Link.open({ hostname: "127.0.0.1", port: server.addr.port }, FRAMING);
+  const link = await Link.open(linkTo(server.addr.port));
   assert.equal(link.reconnects, false);
   await link.send(encoder.encode("hola\n"));
   const [reply] = await link.replies.take();
@@ -63,7 +69,7 @@ Deno.test("Link without --reconnect is one connection, and no server is a sessio
 Deno.test("Link with --reconnect waits for a server that is not there yet, and says so once", async () => {
   const port = freePort();
   const retrying = reconnecting(30_000);
-  const opening = Link.open({ hostname: "127.0.0.1", port }, FRAMING, retrying);
+  const opening = Link.open(linkTo(port, retrying));
   await retrying.noticed(1);
   await using _server = startServer({ port, log: null });
   const link = await opening;
@@ -81,7 +87,7 @@ Deno.test("Link with --reconnect gives up after --retry-for: 3 when no connectio
   const port = freePort();
   const started = performance.now();
   await assert.rejects(
-    Link.open({ hostname: "127.0.0.1", port }, FRAMING, reconnecting(300)),
+    Link.open(linkTo(port, reconnecting(300))),
     (error) =>
       error instanceof SessionEnd && error.status === EXIT.NO_SERVER &&
       error.message.startsWith(`Cannot connect to 127.0.0.1:${port} within 0.3 s (--retry-for):`),
@@ -92,11 +98,7 @@ Deno.test("Link with --reconnect gives up after --retry-for: 3 when no connectio
 Deno.test("Link connects again after a loss, tells people once, and gives up with 4 once the server is gone for good", async () => {
   const server = startServer({ log: null });
   const retrying = reconnecting(300);
-  const link = await Link.open(
-    { hostname: "127.0.0.1", port: server.addr.port },
-    FRAMING,
-    retrying,
-  );
+  const link = await Link.open(linkTo(server.addr.port, retrying));
   await link.send(encoder.encode("uno\n"));
   await link.replies.take();
   await link.worked();
@@ -114,11 +116,7 @@ Deno.test("Link connects again after a loss, tells people once, and gives up wit
 
 Deno.test("Link.close stops an attempt to connect again at once", async () => {
   const server = startServer({ log: null });
-  const link = await Link.open(
-    { hostname: "127.0.0.1", port: server.addr.port },
-    FRAMING,
-    reconnecting(30_000),
-  );
+  const link = await Link.open(linkTo(server.addr.port, reconnecting(30_000)));
   await server.stop();
   const reconnect = link.reconnect();
   await link.close();

@@ -63,6 +63,20 @@ export interface ClientOptions {
    */
   maxMessageBytes?: number;
   /**
+   * How long one attempt to connect, TLS handshake included, may take, in ms.
+   *
+   * @default {5000}
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long the server may stay silent, while messages wait for replies,
+   * before the connection counts as lost, in ms; a write that makes no
+   * progress for as long counts as lost too. An idle client never times out.
+   *
+   * @default {10000}
+   */
+  replyTimeoutMs?: number;
+  /**
    * When the connection is lost before the client is done (closed, reset, no
    * server yet, or the server's connection limit), connect again and send
    * again every line whose reply did not arrive in full.
@@ -82,12 +96,32 @@ export interface ClientOptions {
 /** How long the client goes on trying to connect again by default, in ms. */
 export const DEFAULT_RETRY_FOR_MS = 30_000;
 
+/**
+ * How long one connect attempt may take by default, in ms: far more than any
+ * working network needs, far less than the kernel's own SYN retries (about two
+ * minutes), which are all that would otherwise end a wait for a host that is gone.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * How long the server may stay silent with messages waiting by default, in
+ * ms: a live server answers in well under a second, even a megabyte's line.
+ */
+export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
+
 /** {@linkcode ClientOptions} with every default filled in. */
 export type ClientSettings =
   & Required<
     Pick<
       ClientOptions,
-      "hostname" | "port" | "maxMessageBytes" | "replyQuietMs" | "reconnect" | "retryForMs"
+      | "hostname"
+      | "port"
+      | "maxMessageBytes"
+      | "replyQuietMs"
+      | "connectTimeoutMs"
+      | "replyTimeoutMs"
+      | "reconnect"
+      | "retryForMs"
     >
   >
   & Pick<ClientOptions, "tls" | "input" | "output" | "errors">
@@ -106,6 +140,8 @@ export function resolveClientSettings(options: ClientOptions): ClientSettings {
     port: options.port ?? DEFAULT_PORT,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     replyQuietMs: options.replyQuietMs ?? DEFAULT_REPLY_QUIET_MS,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    replyTimeoutMs: options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
     interactive: options.interactive ?? false,
     color: options.color ?? false,
     reconnect: options.reconnect ?? false,

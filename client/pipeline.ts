@@ -62,6 +62,8 @@ export class Pipeline {
   #window = 1;
   /** Set at the end of the input, or at a `DESCONEXION` line. */
   #inputEnded = false;
+  /** When lines began to wait for replies, after none did; for the reply timeout. */
+  #waitingSince = 0;
 
   /**
    * Prepares a pipeline over `link`, printing to `output`.
@@ -103,7 +105,11 @@ export class Pipeline {
           if (!this.#inputEnded && this.#unsent.length === 0) {
             reading ??= reader.read().then((input): Event => ({ input }));
           }
-          const event = await Promise.race(reading ? [answering, reading] : [answering]);
+          const next = Promise.race(reading ? [answering, reading] : [answering]);
+          // Only while lines wait for replies may the server's silence mean it is gone.
+          const event = this.#inFlight.length > 0
+            ? await this.#link.withinReplyTimeout(next, this.#waitingSince)
+            : await next;
           if ("input" in event) {
             reading = undefined;
             this.#read(event.input);
@@ -137,6 +143,7 @@ export class Pipeline {
       throw connectionLost(
         replies,
         cause.when(unanswered ? "before answering every line" : "before the input ended"),
+        cause.reason,
       );
     }
     this.#unsent = [...this.#inFlight, ...this.#unsent];
@@ -171,6 +178,7 @@ export class Pipeline {
     const room = this.#window - this.#inFlight.length;
     if (room <= 0 || this.#unsent.length === 0) return;
     const batch = this.#unsent.splice(0, room);
+    if (this.#inFlight.length === 0) this.#waitingSince = performance.now();
     this.#inFlight.push(...batch);
     await this.#link.send(concat(batch.flatMap((m) => [m.bytes, LINE_ENDS[m.terminator]])));
   }

@@ -52,6 +52,7 @@ export class ReplyStream {
   readonly #arrived = new Wakeup();
   #endReason: string | undefined;
   #spokeTls = false;
+  #heardAt = performance.now();
 
   /** Starts reading replies from `conn`. */
   constructor(conn: Deno.Conn, framing: ReplyFraming) {
@@ -69,9 +70,19 @@ export class ReplyStream {
     return this.#spokeTls;
   }
 
+  /**
+   * When the server was last heard from, on the `performance.now()` clock: the
+   * last bytes read, or the last replies taken, whichever is later (a reader
+   * that takes its replies late must not make the server look silent).
+   */
+  get heardAt(): number {
+    return this.#heardAt;
+  }
+
   /** Every reply queued, once there is one; an empty array once the server's side has ended. */
   async take(): Promise<Message[]> {
     while (this.#queue.length === 0 && this.#endReason === undefined) await this.#arrived.wait();
+    if (this.#queue.length > 0) this.#heardAt = performance.now();
     return this.#queue.splice(0);
   }
 
@@ -96,6 +107,7 @@ export class ReplyStream {
         }
         if (result === null) break;
         if (result === TIMED_OUT) continue;
+        this.#heardAt = performance.now();
         for (const reply of framer.push(buffer.subarray(0, result))) {
           this.#deliver({ bytes: reply.bytes.slice(), terminator: reply.terminator });
         }

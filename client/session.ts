@@ -42,18 +42,19 @@ export async function disconnect(conn: Deno.Conn, replies: ReplyStream): Promise
 }
 
 /**
- * The end of a session whose server went away; `when` says at which point. A
- * server that answered in TLS is no server for this connection: exit 3.
+ * The end of a session whose server went away; `when` says at which point,
+ * and `reason` why, when the server's side has not ended (it stayed silent).
+ * A server that answered in TLS is no server for this connection: exit 3.
  */
-export function connectionLost(replies: ReplyStream, when: string): SessionEnd {
+export function connectionLost(replies: ReplyStream, when: string, reason?: string): SessionEnd {
   if (replies.spokeTls) {
     return new SessionEnd(
       EXIT.NO_SERVER,
       "The server speaks TLS, and this client does not: connect with --tls (and --ca for a private authority)",
     );
   }
-  const reason = replies.endReason ?? "the server closed the connection";
-  return new SessionEnd(EXIT.CONNECTION_LOST, `Connection lost ${when}: ${reason}`);
+  const why = reason ?? replies.endReason ?? "the server closed the connection";
+  return new SessionEnd(EXIT.CONNECTION_LOST, `Connection lost ${when}: ${why}`);
 }
 
 /**

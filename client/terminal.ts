@@ -111,7 +111,7 @@ export async function runTerminal(link: Link, session: TerminalSession): Promise
   /** Connects again after `cause`, or ends the session as without `--reconnect`; false after Ctrl-C. */
   const recover = async (cause: ConnectionLost, when: string): Promise<boolean> => {
     if (!link.reconnects || link.replies.spokeTls) {
-      const lost = connectionLost(link.replies, cause.when(when));
+      const lost = connectionLost(link.replies, cause.when(when), cause.reason);
       throw when === "while you were typing"
         ? new SessionEnd(lost.status, `\n${lost.message}`)
         : lost;
@@ -162,8 +162,12 @@ export async function runTerminal(link: Link, session: TerminalSession): Promise
       // Sent again, on a new connection, until it is answered.
       for (let answered = false; !answered;) {
         try {
+          const sentAt = performance.now();
           await link.send(message);
-          const answer = await Promise.race([link.replies.take(), interrupted]);
+          const answer = await link.withinReplyTimeout(
+            Promise.race([link.replies.take(), interrupted]),
+            sentAt,
+          );
           if (answer === "interrupt") return await leave(EXIT.INTERRUPTED);
           const refused = answer.length > 0 && link.reconnects &&
             turnedAway(answer[0], event.text);

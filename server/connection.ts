@@ -16,9 +16,11 @@ import {
   describeNetworkError,
   DRAIN_MS,
   formatAddress,
+  isHostUnreachable,
   TIMED_OUT,
   withTimeout,
   writeAll,
+  WriteStalled,
 } from "../io.ts";
 import type { Settings } from "./settings.ts";
 import type { Logger } from "./log.ts";
@@ -123,9 +125,12 @@ export class Connection {
     const { settings, stats } = this.#context;
     let closing: Closing | undefined;
     try {
-      // Replies go out as soon as they are written. (Deno offers no such switch for TLS.)
-      if ("setNoDelay" in this.#conn) this.#conn.setNoDelay(true);
-      else closing = await this.#handshake(this.#conn, settings.tls!.handshakeTimeoutMs);
+      // Replies go out as soon as they are written, and a client whose host
+      // vanished is found by TCP keepalive. (Deno offers neither switch for TLS.)
+      if ("setNoDelay" in this.#conn) {
+        this.#conn.setNoDelay(true);
+        this.#conn.setKeepAlive(true);
+      } else closing = await this.#handshake(this.#conn, settings.tls!.handshakeTimeoutMs);
       const idleMs = settings.idleTimeoutMs;
       // Bytes that came with the PROXY header: the first input, before any read.
       let first: Uint8Array | undefined;
@@ -315,7 +320,9 @@ function closingAfter(error: unknown): Closing {
     return { reason: "reset", detail };
   }
   // A write that stalled past --idle-timeout: the client stopped reading its replies.
-  if (error instanceof Deno.errors.TimedOut) return { reason: "idle_timeout", detail };
+  if (error instanceof WriteStalled) return { reason: "idle_timeout", detail };
+  // TCP keepalive (or a write's retries) found nothing at the other end.
+  if (isHostUnreachable(error)) return { reason: "peer_unreachable", detail };
   return { reason: "other", detail };
 }
 

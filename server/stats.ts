@@ -19,6 +19,7 @@ export type CloseReason =
   | "reset"
   | "message_too_long"
   | "idle_timeout"
+  | "peer_unreachable"
   | "server_stopping"
   | "proxy_header"
   | "tls_handshake"
@@ -31,6 +32,7 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   "reset",
   "message_too_long",
   "idle_timeout",
+  "peer_unreachable",
   "server_stopping",
   "proxy_header",
   "tls_handshake",
