@@ -40,8 +40,7 @@ export const CLIENT_FLAGS = {
   "reply-timeout": {
     value: "<s>",
     default: DEFAULT_REPLY_TIMEOUT_MS / 1000,
-    help:
-      "While messages wait for replies, count the connection lost after this long with nothing from the server",
+    help: "Count the connection lost when messages wait this long with nothing from the server",
   },
   reconnect: {
     help: "When the connection is lost, connect again and resend the lines not yet answered",
