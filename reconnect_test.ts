@@ -142,6 +142,31 @@ Deno.test({
 });
 
 Deno.test({
+  name: "--reconnect against a full server backs off: about 6 refusals in 4 s, not one every 40 ms",
+  ignore: !available.deno,
+  async fn() {
+    await using server = startServer({ maxConnections: 1 });
+    using holder = await Peer.connect(server.addr);
+    await holder.send("ocupado\n");
+    assert.equal(await holder.readLine(), "OCUPADO\n");
+    const producer = keyboard();
+    const client = spawnClient(server.addr.port, producer.stream, "--reconnect");
+    try {
+      producer.type("uno\n");
+      const refusal = / refused: too many connections/;
+      await server.log.waitFor(refusal);
+      // The measure is a window of time: how many attempts the client makes in it.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      const refusals = server.log.lines.filter((line) => refusal.test(line)).length;
+      // 25-50 ms doubling to 1-2 s: 7 to 9 attempts at most in 4 s, whatever the jitter.
+      assert(refusals >= 4 && refusals <= 10, `${refusals} refusals in 4 s`);
+    } finally {
+      await stopProcess(client);
+    }
+  },
+});
+
+Deno.test({
   name:
     "--reconnect with --ca: over TLS, the server restarted once mid-stream, the output is whole",
   ignore: !available.deno || !available.openssl,

@@ -39,13 +39,14 @@ export const EXIT_STATUSES = {
   NO_SERVER: {
     code: 3,
     program: "client",
-    meaning: "Cannot connect: no server there (with `--reconnect`, none within `--retry-for`)",
+    meaning:
+      "Cannot connect: no server there, or no answer within `--connect-timeout` (with `--reconnect`, none within `--retry-for`)",
   },
   CONNECTION_LOST: {
     code: 4,
     program: "client",
     meaning:
-      "The server closed or reset the connection before the client was done (with `--reconnect`, and was not back within `--retry-for`)",
+      "The server closed or reset the connection, or was silent past `--reply-timeout`, before the client was done (with `--reconnect`, and was not back within `--retry-for`)",
   },
   SERVER_ERROR: { code: 5, program: "client", meaning: "The server answered with an `ERROR` line" },
   SOFTWARE: {

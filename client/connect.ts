@@ -65,8 +65,8 @@ export async function connect(
   limits: ConnectLimits,
 ): Promise<Deno.TcpConn | Deno.TlsConn> {
   const { hostname, port, tls } = server;
-  const seconds = limits.timeoutMs / 1000;
-  const noAnswer = `no answer within ${seconds} s (--connect-timeout). ` +
+  const seconds = Math.round(limits.timeoutMs / 100) / 10;
+  const noAnswer = `no answer within ${seconds} s. ` +
     "Is the host up, and is nothing on the way dropping the connection?";
   const deadline = performance.now() + limits.timeoutMs;
   const timeout = new AbortController();
@@ -106,7 +106,7 @@ export async function connect(
   }
   handshake.catch(() => {}); // it fails once the connection is closed; nobody waits for it
   conn.close();
-  throw new CannotConnect(server, `no TLS handshake within ${seconds} s (--connect-timeout)`, true);
+  throw new CannotConnect(server, `no TLS handshake within ${seconds} s`, true);
 }
 
 /**

@@ -142,12 +142,14 @@ export class Link {
   static async open(options: LinkOptions): Promise<Link> {
     const { server, reconnect } = options;
     const started = performance.now();
+    // With --reconnect, the outage starts now, and --retry-for bounds it whole.
+    const timeoutMs = Math.min(options.connectTimeoutMs, reconnect?.retryForMs ?? Infinity);
     try {
-      return new Link(options, await connect(server, { timeoutMs: options.connectTimeoutMs }));
+      return new Link(options, await connect(server, { timeoutMs }));
     } catch (error) {
       if (!reconnect || !(error instanceof CannotConnect) || !error.retryable) throw error;
       await reconnect.notify(`No server at ${formatAddress(server)} yet; waiting for one...`);
-      const attempt: Attempt = { since: started, attempts: 0 };
+      const attempt: Attempt = { since: started, attempts: 0, why: error.detail };
       const link = new Link(options, await connectAgain(options, attempt));
       link.#attempts = attempt.attempts;
       link.#outageSince = started;
@@ -290,6 +292,8 @@ interface Attempt {
   attempts: number;
   /** Whether a connection ever worked: the exit status when it gives up. */
   everWorked?: boolean;
+  /** Why the last attempt failed, for the line that gives up. */
+  why?: string;
   /** Gives up at once when aborted. */
   closing?: AbortSignal;
 }
@@ -306,20 +310,19 @@ async function connectAgain(
   const { server, reconnect } = options;
   const closing = attempt.closing ?? new AbortController().signal;
   const deadline = attempt.since + reconnect!.retryForMs;
-  let why = "";
+  let why = attempt.why ?? "";
   for (;;) {
     await sleep(Math.min(retryDelay(attempt.attempts++), deadline - performance.now()), closing);
     const left = deadline - performance.now();
     if (closing.aborted) throw new SessionEnd(EXIT.CONNECTION_LOST);
     if (left <= 0) throw giveUp(options, { why, everWorked: attempt.everWorked ?? false });
+    const timeoutMs = Math.min(options.connectTimeoutMs, left);
     try {
-      return await connect(server, {
-        timeoutMs: Math.min(options.connectTimeoutMs, left),
-        signal: closing,
-      });
+      return await connect(server, { timeoutMs, signal: closing });
     } catch (error) {
       if (!(error instanceof CannotConnect) || !error.retryable) throw error;
-      why = error.detail;
+      // An attempt cut short by --retry-for says less than a whole one before it.
+      if (why === "" || timeoutMs === options.connectTimeoutMs) why = error.detail;
     }
   }
 }

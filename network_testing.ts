@@ -1,0 +1,120 @@
+/**
+ * A network of a test's own, where a host can vanish without a word: a Linux
+ * network namespace (`unshare -n`) with its loopback up and TCP keepalive
+ * shortened to 2 s + 2 × 1 s, in which the test runs its servers, clients and
+ * proxies (`nsenter`). {@linkcode IsolatedNetwork.vanish} has nftables drop
+ * every packet to or from a port: no FIN, no RST, as when a machine loses
+ * power. A stopped process is not that: its kernel still closes or resets.
+ *
+ * It needs root, `unshare`, `nsenter` and `nft` (Debian's util-linux and
+ * nftables), which `deno task test` may run; without them the tests that use
+ * it are skipped. Nothing leaves the namespace, and disposing of it stops the
+ * process that holds it.
+ *
+ * @module
+ */
+
+import config from "./deno.json" with { type: "json" };
+import { canRun, listening, type Running, spawn, stopProcess } from "./test_helpers.ts";
+
+/** The namespace's keepalive: a silent peer is probed after 2 s, then every 1 s, and given up after 2 probes. */
+export const KEEPALIVE = { timeSeconds: 2, intervalSeconds: 1, probes: 2 } as const;
+
+/** How long the namespace's kernel takes to give up on a vanished peer of an idle connection, in ms. */
+export const KEEPALIVE_REAP_MS =
+  (KEEPALIVE.timeSeconds + KEEPALIVE.probes * KEEPALIVE.intervalSeconds) * 1000;
+
+/**
+ * Whether this run can make an isolated network: root, and `unshare`,
+ * `nsenter` and `nft` installed and granted.
+ */
+export async function canIsolateNetwork(): Promise<boolean> {
+  return await canRun("nsenter", ["--version"]) &&
+    await canRun("unshare", ["--net", "nft", "list", "ruleset"]);
+}
+
+/** A network namespace of the test's own; see the module's documentation. */
+export class IsolatedNetwork implements AsyncDisposable {
+  readonly #holder: Running;
+  readonly #pid: string;
+
+  private constructor(holder: Running) {
+    this.#holder = holder;
+    this.#pid = String(holder.child.pid);
+  }
+
+  /** Makes the namespace, brings its loopback up and sets its keepalive times. */
+  static async create(): Promise<IsolatedNetwork> {
+    const setUp = [
+      "ip link set lo up",
+      "sysctl -q -w" +
+      ` net.ipv4.tcp_keepalive_time=${KEEPALIVE.timeSeconds}` +
+      ` net.ipv4.tcp_keepalive_intvl=${KEEPALIVE.intervalSeconds}` +
+      ` net.ipv4.tcp_keepalive_probes=${KEEPALIVE.probes}`,
+      "echo ready",
+      "exec sleep infinity",
+    ].join(" && ");
+    const holder = spawn("unshare", ["--net", "sh", "-c", setUp]);
+    await Promise.race([
+      holder.stdout.waitFor(/^ready$/m),
+      holder.exited.then((code) => {
+        throw new Error(`Cannot make a network namespace (exit ${code}): ${holder.stderr.text()}`);
+      }),
+    ]);
+    return new IsolatedNetwork(holder);
+  }
+
+  /**
+   * Starts a program inside the namespace, as `spawn` does outside it.
+   *
+   * @param command The program.
+   * @param args Its arguments.
+   * @param options As `spawn`'s.
+   */
+  spawn(
+    command: string,
+    args: string[],
+    options: Parameters<typeof spawn>[2] = {},
+  ): Running {
+    return spawn("nsenter", ["--target", this.#pid, "--net", "--", command, ...args], options);
+  }
+
+  /** Starts the server with the command `deno task server` runs, on a free port, and waits until it listens. */
+  startServer(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
+    const [program, ...args] = config.tasks.server.command.split(" ");
+    return listening(this.spawn(program, [...args, "--port", "0", ...flags]));
+  }
+
+  /** Starts the real client on `port`, with `input` piped in. */
+  spawnClient(port: number, input: string | ReadableStream<Uint8Array>, ...flags: string[]) {
+    const args = ["run", "--allow-net", "client.ts", "--port", String(port), ...flags];
+    return this.spawn("deno", args, { input });
+  }
+
+  /** Fetches `url` from inside the namespace and gives the body. */
+  async fetch(url: string): Promise<string> {
+    const get =
+      "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())";
+    const run = this.spawn("python3", ["-c", get, url]);
+    if (await run.exited !== 0) throw new Error(`Cannot fetch ${url}: ${run.stderr.text()}`);
+    return run.stdout.text();
+  }
+
+  /**
+   * Makes the host behind `port` vanish: every packet to or from that port is
+   * dropped from now on, both ways, so that neither end hears from the other again.
+   */
+  async vanish(port: number): Promise<void> {
+    const drop = `tcp dport ${port} drop; tcp sport ${port} drop;`;
+    const rules = `table inet vanished_${port} {
+      chain incoming { type filter hook input priority 0; ${drop} }
+      chain outgoing { type filter hook output priority 0; ${drop} }
+    }\n`;
+    const nft = this.spawn("nft", ["-f", "-"], { input: rules });
+    if (await nft.exited !== 0) throw new Error(`nft refused the rules: ${nft.stderr.text()}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await stopProcess(this.#holder);
+  }
+}
