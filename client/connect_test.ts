@@ -58,3 +58,19 @@ Deno.test("describeTlsError names each certificate failure and what to do about 
     assert.match(describeTlsError(new Error(message), "otherhost"), want, message);
   }
 });
+
+Deno.test("connect gives up on a TLS handshake the server never answers, within the connect timeout", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = listener.accept();
+  const started = performance.now();
+  await assert.rejects(
+    connect({ hostname: "127.0.0.1", port: listener.addr.port, tls: {} }, { timeoutMs: 300 }),
+    (error) =>
+      error instanceof SessionEnd && error.status === EXIT.NO_SERVER &&
+      error.message ===
+        `Cannot connect to 127.0.0.1:${listener.addr.port}: no TLS handshake within 0.3 s`,
+  );
+  const took = performance.now() - started;
+  assert(took >= 300 && took < 3_000, `gave up after ${took} ms`);
+  (await accepting).close();
+});

@@ -8,7 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { Link, type LinkOptions, MAX_RETRY_MS, type ReconnectOptions, retryDelay } from "./link.ts";
+import {
+  ConnectionLost,
+  Link,
+  type LinkOptions,
+  MAX_RETRY_MS,
+  type ReconnectOptions,
+  retryDelay,
+} from "./link.ts";
 import { SessionEnd } from "./session.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { freePort, startServer } from "../test_helpers.ts";
@@ -121,4 +128,38 @@ Deno.test("Link.close stops an attempt to connect again at once", async () => {
   const reconnect = link.reconnect();
   await link.close();
   await assert.rejects(reconnect, SessionEnd);
+});
+
+Deno.test("Link.withinReplyTimeout gives the connection up once the server is silent that long, not before", async () => {
+  // A server that accepts and never answers, as one whose host vanished.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = listener.accept();
+  const link = await Link.open({ ...linkTo(listener.addr.port), replyTimeoutMs: 200 });
+  using _accepted = await accepting;
+  await link.send(encoder.encode("hola\n"));
+  const started = performance.now();
+  await assert.rejects(
+    link.withinReplyTimeout(link.replies.take(), started),
+    (error) =>
+      error instanceof ConnectionLost &&
+      error.reason === "nothing from the server for 0.2 s (--reply-timeout)",
+  );
+  assert(performance.now() - started >= 200, "not before the reply timeout");
+  await link.close();
+});
+
+Deno.test("Link with --reconnect keeps backing off across connections a full server turns away", async () => {
+  await using server = startServer({ maxConnections: 1, log: null });
+  using _holder = await Deno.connect(server.addr);
+  const link = await Link.open(linkTo(server.addr.port, reconnecting(30_000)));
+  const started = performance.now();
+  for (let refusals = 0; refusals < 5; refusals++) {
+    await link.replies.ended; // turned away: the server closes at once
+    await link.reconnect();
+  }
+  // 25-50, 50-100, 100-200, 200-400, 400-800 ms: at least 775 ms in all, where
+  // starting again from the first step each time would take 125 ms at least.
+  const took = performance.now() - started;
+  assert(took >= 775, `five attempts in ${took} ms`);
+  await link.close();
 });
