@@ -139,24 +139,106 @@ export function copyUppercaseAscii(
   return true;
 }
 
-/** Uppercases the valid UTF-8 text in `bytes` and keeps invalid bytes as they are. */
+/**
+ * Past this many bytes of valid text in a row, the rest of the run is
+ * uppercased by the runtime in one go (decode, `toUpperCase`, encode); before
+ * that, and so in short runs between invalid bytes, where that call's fixed
+ * cost would dominate, it goes character by character.
+ */
+const RUN_FOR_RUNTIME_BYTES = 256;
+
+/**
+ * Uppercases the valid UTF-8 text in `bytes` and keeps invalid bytes as they
+ * are, in a new array, in time linear in `bytes.length` whatever the mix: a
+ * byte is looked at a bounded number of times, and no step costs more for
+ * coming after many invalid bytes.
+ */
 export function uppercaseUtf8(bytes: Uint8Array): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let i = 0;
-  while (i < bytes.length) {
-    const textStart = i;
-    for (let length; i < bytes.length && (length = sequenceLength(bytes, i, bytes.length)) > 0;) {
-      i += length;
+  const out = new ByteWriter(bytes.length);
+  const end = bytes.length;
+  // Where the run of valid text that `i` is in began: just after the last invalid byte.
+  let validFrom = 0;
+  for (let i = 0; i < end;) {
+    const byte = bytes[i];
+    if (byte < 0x80) {
+      out.push(byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte);
+      i++;
+      continue;
     }
-    if (textStart < i) parts.push(uppercaseText(bytes.subarray(textStart, i)));
-    const invalidStart = i;
-    while (i < bytes.length && sequenceLength(bytes, i, bytes.length) <= 0) i++;
-    // A copy, not a view: the reply must not share memory with the caller's read buffer.
-    if (invalidStart < i) parts.push(bytes.slice(invalidStart, i));
+    const length = sequenceLength(bytes, i, end);
+    if (length <= 0) {
+      out.push(byte); // invalid, or a character cut off by the end: kept as it is
+      validFrom = ++i;
+    } else if (i - validFrom < RUN_FOR_RUNTIME_BYTES) {
+      out.append(uppercaseCharacter(bytes, i, length));
+      i += length;
+    } else {
+      // A long run of valid text: the rest of it goes to the runtime in one call.
+      let runEnd = i + length;
+      for (let next; runEnd < end && (next = sequenceLength(bytes, runEnd, end)) > 0;) {
+        runEnd += next;
+      }
+      out.append(uppercaseText(bytes.subarray(i, runEnd)));
+      i = runEnd;
+    }
   }
-  return concat(parts);
+  return out.bytes();
+}
+
+/**
+ * The uppercase of each two- and three-byte character met so far, indexed by
+ * its code point (below U+10000): a character is uppercased by the runtime once,
+ * then looked up. At most 65,536 entries, so its size has a bound.
+ */
+const UPPERCASED = new Array<Uint8Array | undefined>(0x10000).fill(undefined);
+
+/** The uppercase of the one multi-byte character at `bytes[start]`. */
+function uppercaseCharacter(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  // Four-byte characters (U+10000 and up) are rare in text and few have a case.
+  if (length === 4) return uppercaseText(bytes.subarray(start, start + 4));
+  const codePoint = length === 2
+    ? ((bytes[start] & 0x1f) << 6) | (bytes[start + 1] & 0x3f)
+    : ((bytes[start] & 0x0f) << 12) | ((bytes[start + 1] & 0x3f) << 6) | (bytes[start + 2] & 0x3f);
+  return UPPERCASED[codePoint] ??= uppercaseText(bytes.subarray(start, start + length));
 }
 
 function uppercaseText(validUtf8: Uint8Array): Uint8Array {
   return encoder.encode(decoder.decode(validUtf8).toUpperCase());
+}
+
+/** Bytes written one or a few at a time into an array that doubles when full. */
+class ByteWriter {
+  #buffer: Uint8Array;
+  #length = 0;
+
+  constructor(capacity: number) {
+    this.#buffer = new Uint8Array(Math.max(16, capacity));
+  }
+
+  push(byte: number): void {
+    if (this.#length === this.#buffer.length) this.#grow(1);
+    this.#buffer[this.#length++] = byte;
+  }
+
+  append(bytes: Uint8Array): void {
+    if (this.#length + bytes.length > this.#buffer.length) this.#grow(bytes.length);
+    // A character's few bytes go faster one by one than through set().
+    if (bytes.length <= 8) {
+      for (let i = 0; i < bytes.length; i++) this.#buffer[this.#length++] = bytes[i];
+    } else {
+      this.#buffer.set(bytes, this.#length);
+      this.#length += bytes.length;
+    }
+  }
+
+  /** What was written, as a view of the buffer. */
+  bytes(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  #grow(needed: number): void {
+    const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.#length + needed));
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+  }
 }

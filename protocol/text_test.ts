@@ -97,6 +97,52 @@ Deno.test("uppercaseUtf8 uppercases the valid text and keeps invalid bytes, in a
   assert.equal(bytes[1], 0xff, "the input is not shared");
 });
 
+/** The rule itself, one piece at a time: each maximal run of valid text uppercased, each invalid byte kept. */
+function uppercaseByRuns(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  for (let i = 0; i < bytes.length;) {
+    let end = i;
+    for (
+      let length;
+      end < bytes.length && (length = sequenceLength(bytes, end, bytes.length)) > 0;
+    ) {
+      end += length;
+    }
+    if (end === i) out.push(bytes[i++]);
+    else {
+      out.push(...encoder.encode(strict.decode(bytes.subarray(i, end)).toUpperCase()));
+      i = end;
+    }
+  }
+  return out;
+}
+
+Deno.test("uppercaseUtf8 agrees with uppercasing each run of valid text on its own, for any bytes and runs of any length", () => {
+  const pieces = ["a", "ñ", "ß", "ΐ", "ﬀ", "€", "漢", "🙂", "z", "\ufeff", "ǅ", "İ", "ς"]
+    .map((text) => [...encoder.encode(text)]);
+  const invalid = [[0xff], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0x80]];
+  const piece = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...pieces) },
+    { weight: 1, arbitrary: fc.constantFrom(...invalid) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }).map((byte) => [byte]) },
+  );
+  // Long runs too, past the length from which the runtime uppercases a run in one go.
+  const run = fc.oneof(
+    piece,
+    fc.tuple(piece, fc.integer({ min: 1, max: 400 })).map(([p, times]) =>
+      Array(times).fill(p).flat()
+    ),
+  );
+  fc.assert(
+    fc.property(fc.array(run, { maxLength: 40 }), (runs) => {
+      const bytes = Uint8Array.from(runs.flat());
+      assert.deepEqual([...uppercaseUtf8(bytes)], uppercaseByRuns(bytes));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
 Deno.test("concat joins arrays, skips empty ones, and copies nothing when there is one", () => {
   const one = Uint8Array.of(1, 2);
   assert.equal(concat([new Uint8Array(0), one, new Uint8Array(0)]), one);
