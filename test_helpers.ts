@@ -19,6 +19,41 @@ import config from "./deno.json" with { type: "json" };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * How long a test waits for an event before it fails, in ms: long enough for a
+ * loaded 2-core machine, short enough that a broken wait fails the test, with
+ * what it saw, instead of holding the run until CI's timeout.
+ */
+export const WAIT_DEADLINE_MS = 60_000;
+
+/**
+ * Waits for `event`, or fails after `timeoutMs` with what was awaited and what was seen.
+ *
+ * @param event What to wait for.
+ * @param what What it is, for the failure: such as `/HOLA/ in the client's output`.
+ * @param seen What there was to see so far, called only on failure.
+ */
+export async function withDeadline<T>(
+  event: Promise<T>,
+  what: string,
+  seen: () => string,
+  timeoutMs = WAIT_DEADLINE_MS,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const text = seen();
+      const tail = text.length > 2_000 ? "..." + text.slice(-2_000) : text;
+      reject(new Error(`Waited ${timeoutMs} ms for ${what}; saw:\n${tail}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([event, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A log whose lines can be awaited, so tests synchronise on events, not sleeps. */
 export class WaitableLog {
   readonly lines: string[] = [];
@@ -37,10 +72,11 @@ export class WaitableLog {
    * @param count How many matching lines to wait for.
    */
   waitFor(pattern: RegExp, count = 1): Promise<string> {
-    return new Promise((resolve) => {
+    const line = new Promise<string>((resolve) => {
       const waiter = { pattern, count, resolve };
       if (!this.#satisfies(waiter)) this.#waiters.push(waiter);
     });
+    return withDeadline(line, `${count} × ${pattern} in the log`, () => this.lines.join("\n"));
   }
 
   #satisfies(waiter: { pattern: RegExp; count: number; resolve: (line: string) => void }): boolean {
@@ -264,12 +300,15 @@ export function collector(): {
   return {
     stream,
     text: () => text,
-    /** Settles once the text matches `pattern` `count` times (lines, with the `m` flag). */
-    async waitFor(pattern, count = 1) {
+    /** Settles once the text matches `pattern` `count` times (lines, with the `m` flag); fails after a deadline. */
+    waitFor(pattern, count = 1) {
       const all = new RegExp(pattern.source, pattern.flags.replace("g", "") + "g");
       const matches = () =>
         count === 1 ? pattern.test(text) : (text.match(all)?.length ?? 0) >= count;
-      while (!matches()) await new Promise<void>((resolve) => waiters.push(resolve));
+      const matched = (async () => {
+        while (!matches()) await new Promise<void>((resolve) => waiters.push(resolve));
+      })();
+      return withDeadline(matched, `${count} × ${pattern}`, () => text);
     },
   };
 }
@@ -529,7 +568,11 @@ export function streamedLines(
  * @returns What the client said on stderr.
  */
 export async function wholeOutput(client: Running, expected: string): Promise<string> {
-  const code = await client.exited;
+  const code = await withDeadline(
+    client.exited,
+    "the client to exit",
+    () => `stderr: ${client.stderr.text()}\nstdout bytes: ${client.stdout.text().length}`,
+  );
   const errors = client.stderr.text();
   assert.equal(code, 0, errors);
   const output = client.stdout.text();
