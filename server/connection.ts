@@ -26,6 +26,7 @@ import type { Settings } from "./settings.ts";
 import type { Logger } from "./log.ts";
 import type { CloseReason, ServerStats, StatsSnapshot } from "./stats.ts";
 import { parseProxyHeader } from "./proxy_header.ts";
+import { mustYield, nextTurn } from "./fairness.ts";
 import { concat } from "../protocol/text.ts";
 
 // Small, so an idle connection costs little; a read that fills it grows it.
@@ -171,6 +172,8 @@ export class Connection {
         }
         if (turn.close) closing = { reason: CLOSED_BY[turn.close], detail: turn.close };
         turn = undefined;
+        // Fairness: a client whose data is always ready must not hold the loop.
+        if (mustYield()) await nextTurn();
       }
     } catch (error) {
       if (!this.#stopping) closing = closingAfter(error);
