@@ -22,6 +22,7 @@ import { Logger } from "./log.ts";
 import { type RefuseReason, ServerStats, type StatsSnapshot } from "./stats.ts";
 import type { Settings } from "./settings.ts";
 import { type ConnectionSlots, LocalSlots } from "./slots.ts";
+import { settled } from "./fairness.ts";
 
 /** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
 export const STOP_GRACE_MS = 1_000;
@@ -315,6 +316,7 @@ export class AcceptLoop implements UppercaseServer {
     this.#clientsGone?.flush();
     await Promise.all([...this.#connections].map((c) => c.closed));
     await Promise.all(this.#refusals);
+    await settled(); // a fairness timer armed by a connection that has closed since
     if (failed) throw failed;
   }
 

@@ -26,7 +26,7 @@ import type { Settings } from "./settings.ts";
 import type { Logger } from "./log.ts";
 import type { CloseReason, ServerStats, StatsSnapshot } from "./stats.ts";
 import { parseProxyHeader } from "./proxy_header.ts";
-import { mustYield, nextTurn } from "./fairness.ts";
+import { mustYield, nextTurn, settled } from "./fairness.ts";
 import { concat } from "../protocol/text.ts";
 
 // Small, so an idle connection costs little; a read that fills it grows it.
@@ -186,6 +186,7 @@ export class Connection {
     this.countInto(stats, closing.reason);
     this.#logClosed(closing);
     this.#context.closed(this);
+    await settled();
   }
 
   /**

@@ -19,9 +19,12 @@
 export const TURN_BUDGET_MS = 2;
 
 let armedAt: number | undefined;
+let armed: Promise<void> = Promise.resolve();
+let disarm: () => void = () => {};
 
 function turned(): void {
   armedAt = undefined;
+  disarm();
 }
 
 /**
@@ -31,18 +34,20 @@ function turned(): void {
  * @example A loop that never turns is told to yield within the budget
  * ```ts
  * import assert from "node:assert/strict";
- * import { mustYield, nextTurn, TURN_BUDGET_MS } from "./fairness.ts";
+ * import { mustYield, nextTurn, settled, TURN_BUDGET_MS } from "./fairness.ts";
  *
  * const started = performance.now();
  * while (!mustYield()) assert(performance.now() - started < 100 * TURN_BUDGET_MS);
  * await nextTurn();
  * assert.equal(mustYield(), false);
+ * await settled();
  * ```
  */
 export function mustYield(): boolean {
   const now = performance.now();
   if (armedAt === undefined) {
     armedAt = now;
+    armed = new Promise((resolve) => disarm = resolve);
     setTimeout(turned, 0);
     return false;
   }
@@ -52,4 +57,12 @@ export function mustYield(): boolean {
 /** Settles at the loop's next turn, once it has polled for I/O and run its timers. */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Settles once no timer of {@linkcode mustYield} is pending: a connection
+ * waits for it as it closes, so that nothing it started outlives it.
+ */
+export function settled(): Promise<void> {
+  return armed;
 }

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { mustYield, nextTurn, TURN_BUDGET_MS } from "./fairness.ts";
+import { mustYield, nextTurn, settled, TURN_BUDGET_MS } from "./fairness.ts";
 
 Deno.test("mustYield says no while the loop turns, and yes once it has been held past the budget", async () => {
   await nextTurn();
@@ -18,5 +18,5 @@ Deno.test("mustYield says no while the loop turns, and yes once it has been held
   assert.equal(mustYield(), true, "held past the budget");
   await nextTurn();
   assert.equal(mustYield(), false, "after the loop turned");
-  await nextTurn();
+  await settled();
 });
