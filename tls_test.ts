@@ -373,3 +373,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "at the connection limit, TLS connections that never send a ClientHello do not hold up a stop, and the next client is still refused at once",
+  ignore: !certificates,
+  async fn() {
+    await using server = await tlsServer({ maxConnections: 1 });
+    using holder = await connectTls(server);
+    await holder.write(encoder.encode("ocupado\n"));
+    await holder.read(new Uint8Array(64));
+    const silent = await Promise.all(Array.from({ length: 20 }, () => Peer.connect(server.addr)));
+    try {
+      await server.log.waitFor(/refused: too many connections/, 20);
+      // A client that completes its handshake still gets the ERROR line, beside the silent ones.
+      using refused = await connectTls(server);
+      const line = new Uint8Array(128);
+      const n = await refused.read(line);
+      assert.match(decoder.decode(line.subarray(0, n ?? 0)), /^ERROR too many connections/);
+      const started = performance.now();
+      await server.stop();
+      const took = performance.now() - started;
+      // Within the stop grace (1 s) and a little, not the handshake limit (10 s) nor for ever.
+      assert(took < 2_000, `the stop took ${took} ms`);
+    } finally {
+      for (const peer of silent) peer[Symbol.dispose]();
+    }
+  },
+});

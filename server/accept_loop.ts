@@ -181,7 +181,8 @@ export class AcceptLoop implements UppercaseServer {
   readonly #listener: ConnectionSource;
   readonly #settings: Settings;
   readonly #connections = new Set<Connection>();
-  readonly #refusals = new Set<Promise<void>>();
+  /** Connections turned away at the limit, while their ERROR line goes out; by connection, so a stop can cut them. */
+  readonly #refusals = new Map<AcceptedConn, Promise<void>>();
   readonly #stopping = new AbortController();
   readonly #clientsGone: ClientGoneSummary | undefined;
   readonly #slots: ConnectionSlots;
@@ -249,9 +250,13 @@ export class AcceptLoop implements UppercaseServer {
       this.#logger?.log({ event: "stopping", open: this.#connections.size });
       this.#clientsGone?.flush();
       for (const connection of this.#connections) connection.stop();
-      const allClosed = Promise.all([...this.#connections].map((c) => c.closed));
+      const allClosed = Promise.all([
+        ...[...this.#connections].map((c) => c.closed),
+        ...this.#refusals.values(),
+      ]);
       if (await withTimeout(allClosed, STOP_GRACE_MS) === TIMED_OUT) {
         for (const connection of this.#connections) connection.cut();
+        for (const conn of this.#refusals.keys()) closeQuietly(conn);
       }
     }
   }
@@ -315,7 +320,7 @@ export class AcceptLoop implements UppercaseServer {
     if (failed) await this.#drain();
     this.#clientsGone?.flush();
     await Promise.all([...this.#connections].map((c) => c.closed));
-    await Promise.all(this.#refusals);
+    await Promise.all(this.#refusals.values());
     await settled(); // a fairness timer armed by a connection that has closed since
     if (failed) throw failed;
   }
@@ -337,12 +342,33 @@ export class AcceptLoop implements UppercaseServer {
     const limit = this.#settings.maxConnections;
     this.#countRefusal(id, conn, "max_connections", `too many connections (limit ${limit})`);
     const line = encoder.encode(ERROR_LINES.tooManyConnections(limit));
-    // A few bytes into a new socket's empty buffer: the write cannot block.
-    const refusal = writeAll(conn, line)
-      .then(() => void (this.#stats.sentBytes += line.length), () => {})
-      .then(() => closeGracefully(conn));
-    this.#refusals.add(refusal);
-    refusal.then(() => this.#refusals.delete(refusal));
+    const refusal = this.#sendRefusal(conn, line);
+    this.#refusals.set(conn, refusal);
+    refusal.then(() => this.#refusals.delete(conn));
+  }
+
+  /**
+   * Sends the refusal's ERROR line and closes. Over TLS the line needs a
+   * handshake first, which gets the limit any connection gets: a client that
+   * never sends its ClientHello must not hold a file handle for ever.
+   */
+  async #sendRefusal(conn: AcceptedConn, line: Uint8Array): Promise<void> {
+    try {
+      if (!("setNoDelay" in conn)) {
+        const handshake = conn.handshake();
+        handshake.catch(() => {}); // it fails once the connection is closed
+        if (await withTimeout(handshake, this.#settings.tls!.handshakeTimeoutMs) === TIMED_OUT) {
+          closeQuietly(conn);
+          return;
+        }
+      }
+      // A few bytes into a new socket's empty buffer: the write cannot block.
+      await writeAll(conn, line);
+      this.#stats.sentBytes += line.length;
+    } catch {
+      // The client left, or its handshake failed: there is no one to tell.
+    }
+    await closeGracefully(conn);
   }
 }
 
