@@ -21,6 +21,7 @@ import alertRules from "./deploy/alerts.yml" with { type: "text" };
 import {
   canRun,
   freePort,
+  listening,
   Peer,
   type Running,
   spawn,
@@ -373,6 +374,58 @@ Deno.test({
       );
     } finally {
       assert.equal(await stopProcess(server), 0);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "500 idle connections to --metrics, with 400 file handles, neither take the server down nor stop it serving clients; /metrics answers 503 at once while full, then 200",
+  ignore: !available.deno || !(await canRun("prlimit", ["--version"])),
+  async fn() {
+    const server = await listening(
+      spawn("prlimit", [
+        "--nofile=400",
+        "deno",
+        "run",
+        "--allow-net",
+        "server.ts",
+        "--port",
+        "0",
+        "--metrics",
+        "127.0.0.1:0",
+      ]),
+    );
+    const peers: Peer[] = [];
+    try {
+      await server.stdout.waitFor(/^Metrics on http:\/\/\S+\/metrics$/m);
+      const port = Number(server.stdout.text().match(/^Metrics on http:\/\/[\d.]+:(\d+)/m)![1]);
+      const metrics = { transport: "tcp" as const, hostname: "127.0.0.1", port };
+      for (let i = 0; i < 500; i++) peers.push(await Peer.connect(metrics));
+      // A client of the protocol is still answered, at once: the endpoint's caps keep
+      // the process well within its file handles.
+      const started = performance.now();
+      using client = await Peer.connect(server.addr);
+      await client.send("sigo aquí\n");
+      assert.equal(await client.readLine(), "SIGO AQUÍ\n");
+      assert(performance.now() - started < 2_000, "answered at once");
+      // The endpoint is full of idle connections: a scrape is turned away at once, not held.
+      using scrape = await Peer.connect(metrics);
+      await scrape.send("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").catch(() => {});
+      assert.match(await scrape.readToEnd().catch(() => "reset"), /^(HTTP\/1\.1 503 |reset$|$)/);
+      for (const peer of peers.splice(0)) peer[Symbol.dispose]();
+      const deadline = performance.now() + 10_000;
+      for (let status = 0; status !== 200;) {
+        assert(performance.now() < deadline, "/metrics never answered again");
+        status = await fetch(`http://127.0.0.1:${port}/metrics`).then(async (r) => {
+          await r.body?.cancel();
+          return r.status;
+        }, () => 0);
+      }
+      assert(!/Cannot accept|Uncaught/.test(server.stderr.text()), server.stderr.text());
+    } finally {
+      for (const peer of peers) peer[Symbol.dispose]();
+      assert.equal(await stopProcess(server), 0, server.stderr.text());
     }
   },
 });

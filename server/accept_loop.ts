@@ -147,6 +147,17 @@ export function classifyAcceptError(error: unknown): AcceptFailure {
   return RESOURCE_CODES.has(code) ? "out of resources" : "unexpected";
 }
 
+/**
+ * The wait after a failed accept that a client leaving does not explain:
+ * 5 ms, doubling with each failure in a row up to 1 s.
+ *
+ * @param lastMs The wait after the last failure, 0 after an accept that worked.
+ * @returns The wait now, in ms.
+ */
+export function acceptBackoff(lastMs: number): number {
+  return Math.min(Math.max(lastMs * 2, FIRST_ACCEPT_BACKOFF_MS), MAX_ACCEPT_BACKOFF_MS);
+}
+
 /** Counts accepts lost to clients that left first, and logs them as one line at most once a second. */
 class ClientGoneSummary {
   readonly #logger: Logger;
@@ -286,10 +297,7 @@ export class AcceptLoop implements UppercaseServer {
           );
           break;
         }
-        backoffMs = Math.min(
-          Math.max(backoffMs * 2, FIRST_ACCEPT_BACKOFF_MS),
-          MAX_ACCEPT_BACKOFF_MS,
-        );
+        backoffMs = acceptBackoff(backoffMs);
         this.#logger?.log({ event: "accept_error", detail: why, retryMs: backoffMs });
         await sleep(backoffMs, this.#stopping.signal);
         continue;

@@ -3,7 +3,9 @@
  * and for health checks. `GET /metrics` answers the server's counts in
  * Prometheus' text format; `GET /healthz` answers 200 while the server
  * accepts connections and 503 from the moment it starts stopping (a
- * Kubernetes readiness probe); anything else is 404.
+ * Kubernetes readiness probe); anything else is 404. `HEAD` answers as `GET`
+ * does, without the body. It is served by `http_endpoint.ts`, whose limits
+ * keep it from ever taking the server down.
  *
  * The counts are gathered when Prometheus asks, from each worker, so that
  * serving clients costs nothing more than adding to plain numbers.
@@ -14,7 +16,12 @@
 import process from "node:process";
 import { EXPOSITION_CONTENT_TYPE, type ProcessFigures, renderMetrics } from "./exposition.ts";
 import type { StatsSnapshot } from "./stats.ts";
-import type { TcpAddr } from "./accept_loop.ts";
+import {
+  type HttpEndpoint,
+  type HttpLimits,
+  type HttpResponse,
+  serveHttp,
+} from "./http_endpoint.ts";
 import config from "../deno.json" with { type: "json" };
 
 /** What the endpoint reports on: a running server. */
@@ -26,49 +33,38 @@ export interface MetricsSource {
 }
 
 /** A running endpoint. */
-export interface MetricsEndpoint extends AsyncDisposable {
-  /** Where it listens. */
-  readonly addr: TcpAddr;
-  /** Stops it, once the requests in progress are answered. */
-  shutdown(): Promise<void>;
-}
+export type MetricsEndpoint = HttpEndpoint;
 
 /**
  * Starts the endpoint.
  *
  * @param address Where to listen; port 0 picks a free one.
  * @param source The server it reports on.
- * @param maxConnections The server's `--max-connections`, reported beside its counts.
+ * @param options `maxConnections`: the server's `--max-connections`, reported beside its
+ *   counts; `limits`: the HTTP limits, for tests.
  * @returns The running endpoint.
  * @throws {Deno.errors.AddrInUse} And the other errors of `Deno.listen`.
  */
 export function serveMetrics(
   address: { hostname: string; port: number },
   source: MetricsSource,
-  maxConnections: number,
+  options: { maxConnections: number; limits?: HttpLimits },
 ): MetricsEndpoint {
-  const facts = { maxConnections, version: config.version, deno: Deno.version.deno };
-  const server = Deno.serve({ ...address, onListen: () => {} }, async (request) => {
-    const { pathname } = new URL(request.url);
-    if (request.method !== "GET") return notFound();
-    if (pathname === "/metrics") {
-      const text = renderMetrics(await source.snapshot(), facts, processFigures());
-      return new Response(text, { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });
-    }
-    if (pathname === "/healthz") {
-      return source.accepting ? new Response("ok\n") : new Response("stopping\n", { status: 503 });
-    }
-    return notFound();
-  });
-  return {
-    addr: server.addr as TcpAddr,
-    shutdown: () => server.shutdown(),
-    [Symbol.asyncDispose]: () => server.shutdown(),
+  const facts = {
+    maxConnections: options.maxConnections,
+    version: config.version,
+    deno: Deno.version.deno,
   };
-}
-
-function notFound(): Response {
-  return new Response("not found: try /metrics or /healthz\n", { status: 404 });
+  return serveHttp(address, async (path): Promise<HttpResponse> => {
+    if (path === "/metrics") {
+      const body = renderMetrics(await source.snapshot(), facts, processFigures());
+      return { status: 200, type: EXPOSITION_CONTENT_TYPE, body };
+    }
+    if (path === "/healthz") {
+      return source.accepting ? { status: 200, body: "ok\n" } : { status: 503, body: "stopping\n" };
+    }
+    return { status: 404, body: "not found: try /metrics or /healthz\n" };
+  }, options.limits);
 }
 
 /** The process's figures now: every thread's CPU time and memory, and its file descriptors where it may read them. */

@@ -15,7 +15,7 @@ import { EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 function endpoint() {
   const stats = new ServerStats();
   const source = { accepting: true, snapshot: () => stats.snapshot() };
-  const metrics = serveMetrics({ hostname: "127.0.0.1", port: 0 }, source, 50);
+  const metrics = serveMetrics({ hostname: "127.0.0.1", port: 0 }, source, { maxConnections: 50 });
   const get = async (path: string, method = "GET") => {
     const response = await fetch(`http://127.0.0.1:${metrics.addr.port}${path}`, { method });
     return {
@@ -49,10 +49,11 @@ Deno.test("GET /healthz answers 200 while the server accepts connections, then 5
   ]);
 });
 
-Deno.test("Anything but GET /metrics and GET /healthz is 404", async () => {
+Deno.test("Any other path is 404, any other method 405, and HEAD answers as GET without the body", async () => {
   const { metrics, get } = endpoint();
   await using _ = metrics;
-  for (const [path, method] of [["/", "GET"], ["/metrics/x", "GET"], ["/metrics", "POST"]]) {
-    assert.equal((await get(path, method)).status, 404, `${method} ${path}`);
-  }
+  for (const path of ["/", "/metrics/x"]) assert.equal((await get(path)).status, 404, path);
+  assert.equal((await get("/metrics", "POST")).status, 405);
+  const head = await get("/metrics", "HEAD");
+  assert.deepEqual([head.status, head.type, head.body], [200, EXPOSITION_CONTENT_TYPE, ""]);
 });

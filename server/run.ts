@@ -46,7 +46,9 @@ export async function runServer(command: ServerCommand): Promise<number> {
   let metrics: MetricsEndpoint | undefined;
   if (metricsAddress) {
     try {
-      metrics = serveMetrics(metricsAddress, metricsSource(server), settings.maxConnections);
+      metrics = serveMetrics(metricsAddress, metricsSource(server), {
+        maxConnections: settings.maxConnections,
+      });
     } catch (error) {
       await server.stop();
       const about = { what: "serve metrics", hostFlag: "--metrics", portFlag: "--metrics" };
