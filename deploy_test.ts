@@ -13,6 +13,8 @@
  */
 
 import assert from "node:assert/strict";
+import { SERVER_COMMAND_LINE } from "./server/command_line.ts";
+import { parseFlags } from "./cli.ts";
 import unit from "./deploy/uppercase-tcp.service" with { type: "text" };
 import net from "node:net";
 import { once } from "node:events";
@@ -380,4 +382,11 @@ Deno.test({
     assert.equal(code, 0, output);
     assert(Number(rating[1]) <= 2.0 && rating[2] === "OK", rating[0]);
   },
+});
+
+Deno.test("deploy/uppercase-tcp.service starts the server with flags it takes: a cap per address and an idle timeout", () => {
+  const execStart = unit.match(/^ExecStart=\S+ (.*)$/m)![1].split(" ");
+  const command = SERVER_COMMAND_LINE.read(parseFlags(execStart, SERVER_COMMAND_LINE.flags));
+  assert.equal(command.options.maxConnectionsPerAddress, 64);
+  assert.equal(command.options.idleTimeoutMs, 600_000);
 });

@@ -6,6 +6,8 @@
  */
 
 import assert from "node:assert/strict";
+import net from "node:net";
+import { once } from "node:events";
 import { stripVTControlCharacters } from "node:util";
 import {
   collector,
@@ -198,4 +200,40 @@ Deno.test("runClient says there is no server and how to start one", async () => 
     `Cannot connect to 127.0.0.1:${port}: no server is listening there. ` +
       `Start one with "deno task server", or pick another with --host and --port\n`,
   );
+});
+
+Deno.test("--max-connections-per-address turns away one more from an address with an ERROR line, and serves other addresses", async () => {
+  await using server = startServer({ maxConnectionsPerAddress: 2 });
+  using first = await Peer.connect(server.addr);
+  using second = await Peer.connect(server.addr);
+  for (const peer of [first, second]) {
+    await peer.send("hola\n");
+    assert.equal(await peer.readLine(), "HOLA\n");
+  }
+  using third = await Peer.connect(server.addr);
+  assert.equal(
+    await third.readToEnd(),
+    "ERROR too many connections from your address (limit 2), try again later\n",
+  );
+  assert.match(
+    await server.log.waitFor(/refused/),
+    /refused: too many connections from 127\.0\.0\.1 \(limit 2\)$/,
+  );
+  assert.equal(server.snapshot().refused.max_connections_per_address, 1);
+  // Another address (127.0.0.2 plays another host) has slots of its own.
+  const socket = net.connect({
+    host: "127.0.0.1",
+    port: server.addr.port,
+    localAddress: "127.0.0.2",
+  });
+  socket.write("otra\n");
+  const [reply] = await once(socket, "data");
+  assert.equal(String(reply), "OTRA\n");
+  socket.destroy();
+  // Once one leaves, its address may connect again.
+  first[Symbol.dispose]();
+  await server.log.waitFor(/#1 .* closed/);
+  using again = await Peer.connect(server.addr);
+  await again.send("otra vez\n");
+  assert.equal(await again.readLine(), "OTRA VEZ\n");
 });

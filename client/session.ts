@@ -59,11 +59,14 @@ export function connectionLost(replies: ReplyStream, when: string, reason?: stri
 
 /**
  * Whether `reply` is the server's line for a client over its connection
- * limit, which says to try again later, rather than the reply to `sentText`.
+ * limit, or its limit per address, which says to try again later, rather
+ * than the reply to `sentText`.
  */
 export function turnedAway(reply: Message, sentText: string): boolean {
   const text = decoder.decode(reply.bytes);
-  return isErrorLine(text, sentText) && errorLineKind(text) === "tooManyConnections";
+  const kind = errorLineKind(text);
+  return isErrorLine(text, sentText) &&
+    (kind === "tooManyConnections" || kind === "tooManyFromAddress");
 }
 
 /**

@@ -15,6 +15,12 @@ export const ERROR_LINES = {
   /** A message over the limit (rule 6). */
   messageTooLong: (limitBytes: number): string =>
     `ERROR message too long (limit ${limitBytes} bytes)\n`,
+  /**
+   * The server already serves as many clients from this address as it may
+   * (rule 7). Before `tooManyConnections`, whose words begin its own.
+   */
+  tooManyFromAddress: (limit: number): string =>
+    `ERROR too many connections from your address (limit ${limit}), try again later\n`,
   /** The server already serves as many clients as it may (rule 7). */
   tooManyConnections: (limit: number): string =>
     `ERROR too many connections (limit ${limit}), try again later\n`,

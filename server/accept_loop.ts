@@ -23,6 +23,7 @@ import { type RefuseReason, ServerStats, type StatsSnapshot } from "./stats.ts";
 import type { Settings } from "./settings.ts";
 import { type ConnectionSlots, LocalSlots } from "./slots.ts";
 import { settled } from "./fairness.ts";
+import { AddressCounts } from "./address_counts.ts";
 
 /** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
 export const STOP_GRACE_MS = 1_000;
@@ -199,6 +200,7 @@ export class AcceptLoop implements UppercaseServer {
   readonly #slots: ConnectionSlots;
   readonly #logger: Logger | undefined;
   readonly #stats = new ServerStats();
+  readonly #perAddress = new AddressCounts();
   #serving = 0;
   // One context for every connection, rather than closures for each.
   readonly #context: ConnectionContext;
@@ -218,6 +220,11 @@ export class AcceptLoop implements UppercaseServer {
         this.#serving--;
         this.#slots.release();
       },
+      admit: (address) => {
+        const limit = settings.maxConnectionsPerAddress;
+        return limit === undefined || this.#perAddress.take(address, limit);
+      },
+      leave: (address) => this.#perAddress.release(address),
       closed: (connection) => this.#connections.delete(connection),
     };
     this.addr = listener.addr as TcpAddr;
@@ -315,15 +322,33 @@ export class AcceptLoop implements UppercaseServer {
         closeQuietly(conn);
         continue;
       }
+      // Behind a proxy, the client's address comes with its header: the connection admits it.
+      const address = this.#settings.proxy ? undefined : (conn.remoteAddr as Deno.NetAddr).hostname;
+      if (address !== undefined && !this.#context.admit(address)) {
+        const limit = this.#settings.maxConnectionsPerAddress!;
+        this.#refuse(id, conn, {
+          reason: "max_connections_per_address",
+          detail: `too many connections from ${address} (limit ${limit})`,
+          line: ERROR_LINES.tooManyFromAddress(limit),
+        });
+        continue;
+      }
       // The slot is freed when the conversation is over, before the drain, so a
       // client that has seen its connection end finds its slot free.
       if (!this.#slots.take(this.#settings.maxConnections)) {
-        this.#refuse(id, conn);
+        if (address !== undefined) this.#context.leave(address);
+        const limit = this.#settings.maxConnections;
+        this.#refuse(id, conn, {
+          reason: "max_connections",
+          detail: `too many connections (limit ${limit})`,
+          line: ERROR_LINES.tooManyConnections(limit),
+        });
         continue;
       }
       this.#serving++;
       this.#stats.accepted++;
-      this.#connections.add(new Connection(id, conn, this.#context));
+      const admitted = this.#settings.maxConnectionsPerAddress === undefined ? undefined : address;
+      this.#connections.add(new Connection(id, conn, this.#context, admitted));
     }
     if (failed) await this.#drain();
     this.#clientsGone?.flush();
@@ -346,13 +371,16 @@ export class AcceptLoop implements UppercaseServer {
     this.#logger?.log({ event: "refused", id, peer, reason, detail });
   }
 
-  #refuse(id: number, conn: AcceptedConn): void {
-    const limit = this.#settings.maxConnections;
-    this.#countRefusal(id, conn, "max_connections", `too many connections (limit ${limit})`);
-    const line = encoder.encode(ERROR_LINES.tooManyConnections(limit));
-    const refusal = this.#sendRefusal(conn, line);
-    this.#refusals.set(conn, refusal);
-    refusal.then(() => this.#refusals.delete(conn));
+  /** Turns a connection away at a limit: counted, logged, and told with its ERROR line. */
+  #refuse(
+    id: number,
+    conn: AcceptedConn,
+    refusal: { reason: RefuseReason; detail: string; line: string },
+  ): void {
+    this.#countRefusal(id, conn, refusal.reason, refusal.detail);
+    const sending = this.#sendRefusal(conn, encoder.encode(refusal.line));
+    this.#refusals.set(conn, sending);
+    sending.then(() => this.#refusals.delete(conn));
   }
 
   /**

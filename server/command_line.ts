@@ -57,6 +57,10 @@ export const SERVER_FLAGS = {
     default: DEFAULT_MAX_CONNECTIONS,
     help: "Most clients served at once; one more gets an `ERROR` line",
   },
+  "max-connections-per-address": {
+    value: "<n>",
+    help: "Most clients served at once from one address (the PROXY header's, behind a proxy)",
+  },
   "idle-timeout": {
     value: "<s>",
     default: 0,
@@ -200,6 +204,11 @@ function serveOptionsFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServeOptions 
       min: 1,
       max: 1_000_000,
     }),
+    maxConnectionsPerAddress: integerFlag(
+      "max-connections-per-address",
+      flags["max-connections-per-address"],
+      { min: 1, max: 1_000_000 },
+    ),
     idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000,
     reusePort: flags["reuse-port"],
     proxyProtocol: flags["proxy-protocol"],

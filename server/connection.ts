@@ -48,6 +48,14 @@ export interface ConnectionContext {
   stats: ServerStats;
   /** The conversation is over: its slot is free, though the socket is still draining. */
   conversationOver(): void;
+  /**
+   * Counts a connection from `address` against `--max-connections-per-address`.
+   *
+   * @returns Whether it may be served; one that may must {@linkcode leave} when it closes.
+   */
+  admit(address: string): boolean;
+  /** A connection {@linkcode admit}ted from `address` has closed. */
+  leave(address: string): void;
   /** The socket is closed. */
   closed(connection: Connection): void;
 }
@@ -65,6 +73,8 @@ export class Connection {
   readonly #conn: AcceptedConn;
   /** The client's address as a PROXY header gave it; otherwise the socket's, written out when logged. */
   #proxiedPeer: string | undefined;
+  /** The client's host alone, as the PROXY header gave it. */
+  #proxiedAddress: string | undefined;
   readonly #context: ConnectionContext;
   readonly #conversation: ServerConversation;
   // Whole milliseconds, which V8 keeps in the object rather than boxed apart.
@@ -79,11 +89,20 @@ export class Connection {
   #bytesIn = 0;
   #bytesOut = 0;
 
-  /** Starts serving `conn`, with the id its server gave it. */
-  constructor(id: number, conn: AcceptedConn, context: ConnectionContext) {
+  /** The client's address as counted against `--max-connections-per-address`, once admitted. */
+  #admitted: string | undefined;
+
+  /**
+   * Starts serving `conn`, with the id its server gave it.
+   *
+   * @param admitted The client's address, when its server has admitted it already;
+   *   behind a proxy, the connection admits the address its PROXY header gives.
+   */
+  constructor(id: number, conn: AcceptedConn, context: ConnectionContext, admitted?: string) {
     this.#id = id;
     this.#conn = conn;
     this.#context = context;
+    this.#admitted = admitted;
     const { settings, logger } = context;
     this.#conversation = new ServerConversation({ maxMessageBytes: settings.maxMessageBytes });
     // Behind a proxy, the client's address is known once the header has come.
@@ -138,7 +157,10 @@ export class Connection {
       if (closing === undefined && settings.proxy) {
         const header = await this.#readProxyHeader(settings.proxy.headerTimeoutMs);
         if ("reason" in header) closing = header;
-        else if (header.length > 0) first = header;
+        else {
+          if (header.length > 0) first = header;
+          closing = await this.#admitProxied();
+        }
       }
       while (closing === undefined && !this.#stopping) {
         // Emptied once used: a suspended frame keeps what its variables hold,
@@ -185,8 +207,31 @@ export class Connection {
     clearTimeout(this.#cutTimer);
     this.countInto(stats, closing.reason);
     this.#logClosed(closing);
+    if (this.#admitted !== undefined) this.#context.leave(this.#admitted);
     this.#context.closed(this);
     await settled();
+  }
+
+  /**
+   * Behind a proxy, counts the client's address from the PROXY header against
+   * `--max-connections-per-address`; over it, the client gets the ERROR line.
+   *
+   * @returns Why the connection is closed, if it is over the limit.
+   */
+  async #admitProxied(): Promise<Closing | undefined> {
+    const address = this.#proxiedAddress ?? (this.#conn.remoteAddr as Deno.NetAddr).hostname;
+    if (this.#context.admit(address)) {
+      this.#admitted = address;
+      return undefined;
+    }
+    const limit = this.#context.settings.maxConnectionsPerAddress!;
+    const line = encoder.encode(ERROR_LINES.tooManyFromAddress(limit));
+    await writeAll(this.#conn, line, DRAIN_MS);
+    this.#bytesOut += line.length;
+    return {
+      reason: "max_connections_per_address",
+      detail: `too many connections from ${address} (limit ${limit})`,
+    };
   }
 
   /**
@@ -233,7 +278,10 @@ export class Connection {
       const header = parseProxyHeader(received);
       if (header.status === "invalid") return refused(header.reason);
       if (header.status === "complete") {
-        if (header.source) this.#proxiedPeer = formatAddress(header.source);
+        if (header.source) {
+          this.#proxiedPeer = formatAddress(header.source);
+          this.#proxiedAddress = header.source.hostname;
+        }
         this.#context.logger?.log({
           event: "connected",
           id: this.#id,

@@ -28,6 +28,8 @@ async function connectionPair(options: ServeOptions = {}) {
     logger: new Logger(log.write, settings.logFormat),
     stats: new ServerStats(),
     conversationOver: () => events.push("conversation over"),
+    admit: () => true,
+    leave: () => {},
     closed: () => events.push("closed"),
   };
   const connection = new Connection(7, conn, context);
@@ -109,6 +111,8 @@ Deno.test("Connection counts a reset as a reset, and writes JSON log lines when 
     logger: new Logger(log.write, "json", 2),
     stats,
     conversationOver: () => {},
+    admit: () => true,
+    leave: () => {},
     closed: () => {},
   });
   await once(socket, "connect");

@@ -60,6 +60,12 @@ export interface ServeOptions {
    */
   maxConnections?: number;
   /**
+   * Most connections served at once from one address (behind a proxy, the
+   * client's, from its PROXY header); one more gets an `ERROR` line and is
+   * closed. Off when left out. With workers, each counts its own.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
    * Close a connection after this many ms without a byte from the client, or
    * without progress writing to it; 0 never does.
    *
@@ -138,6 +144,8 @@ export interface Settings {
   flushDelayMs: number;
   maxMessageBytes: number;
   maxConnections: number;
+  /** `undefined` when one address may take every slot. */
+  maxConnectionsPerAddress?: number;
   /** `undefined` when connections may stay idle for ever. */
   idleTimeoutMs?: number;
   reusePort: boolean;
@@ -180,6 +188,7 @@ export function resolveSettings(options: ServeOptions): Settings {
     flushDelayMs: options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress,
     idleTimeoutMs: options.idleTimeoutMs || undefined,
     reusePort: options.reusePort ?? false,
     proxy: options.proxyProtocol ? proxySettings(options) : undefined,

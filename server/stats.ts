@@ -23,6 +23,7 @@ export type CloseReason =
   | "server_stopping"
   | "proxy_header"
   | "tls_handshake"
+  | "max_connections_per_address"
   | "other";
 
 /** Every {@linkcode CloseReason}, in the order the metrics list them. */
@@ -36,14 +37,19 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   "server_stopping",
   "proxy_header",
   "tls_handshake",
+  "max_connections_per_address",
   "other",
 ];
 
 /** Why a connection was refused, as the metrics and the JSON log name it. */
-export type RefuseReason = "max_connections" | "untrusted_proxy";
+export type RefuseReason = "max_connections" | "max_connections_per_address" | "untrusted_proxy";
 
 /** Every {@linkcode RefuseReason}, in the order the metrics list them. */
-export const REFUSE_REASONS: readonly RefuseReason[] = ["max_connections", "untrusted_proxy"];
+export const REFUSE_REASONS: readonly RefuseReason[] = [
+  "max_connections",
+  "max_connections_per_address",
+  "untrusted_proxy",
+];
 
 /**
  * The upper bounds, in seconds, of the event-loop delay histogram's buckets:
