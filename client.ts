@@ -27,6 +27,7 @@ import { Link } from "./client/link.ts";
 import { Pipeline } from "./client/pipeline.ts";
 import { runTerminal, styleFor } from "./client/terminal.ts";
 import { SessionEnd } from "./client/session.ts";
+import { showControls } from "./client/screen.ts";
 import { type ClientOptions, resolveClientSettings } from "./client/options.ts";
 
 export { EXIT, EXIT_STATUSES, type ExitStatus, type Program } from "./cli/exit_status.ts";
@@ -63,10 +64,14 @@ export async function runClient(options: ClientOptions): Promise<number> {
   const { hostname, port, maxMessageBytes, ...settings } = resolveClientSettings(options);
   const style = styleFor(settings.color);
   const output = options.output.getWriter();
+  const shownOn = (terminal: boolean) => terminal ? showControls : undefined;
+  // Line by line: our own messages may span lines; a line of the server's never does.
+  const visible = shownOn(settings.terminals.errors);
+  const forErrors = (text: string) => visible ? text.split("\n").map(visible).join("\n") : text;
   const reconnect = settings.reconnect
     ? {
       retryForMs: settings.retryForMs,
-      notify: (line: string) => tell(options.errors, style.info(line) + "\n"),
+      notify: (line: string) => tell(options.errors, style.info(forErrors(line)) + "\n"),
     }
     : undefined;
   let status: number;
@@ -86,14 +91,18 @@ export async function runClient(options: ClientOptions): Promise<number> {
           style,
           address: formatAddress({ hostname, port }) + (options.tls ? " over TLS" : ""),
           maxMessageBytes,
+          visible: shownOn(settings.terminals.output),
         })
-        : await new Pipeline(link, output, { maxMessageBytes }).run(options.input);
+        : await new Pipeline(link, output, {
+          maxMessageBytes,
+          visible: shownOn(settings.terminals.output),
+        }).run(options.input);
     } finally {
       await link.close();
     }
   } catch (error) {
     if (!(error instanceof SessionEnd)) throw error;
-    if (error.message) await tell(options.errors, style.error(error.message) + "\n");
+    if (error.message) await tell(options.errors, style.error(forErrors(error.message)) + "\n");
     status = error.status;
   }
   // Either may fail once the reader of the output has gone: there is no one left to tell.
@@ -135,6 +144,7 @@ export async function main(args: string[]): Promise<number> {
       errors: Deno.stderr.writable,
       interactive,
       color: interactive && Deno.stdout.isTerminal() && !Deno.noColor,
+      terminals: { output: Deno.stdout.isTerminal(), errors: Deno.stderr.isTerminal() },
     });
   } finally {
     if (interactive) Deno.stdin.setRaw(false);

@@ -10,10 +10,12 @@
 
 import assert from "node:assert/strict";
 import {
+  fakeServer,
   freePort,
   keyboard,
   listening,
   Peer,
+  processResources,
   resetConnection,
   roundTripsFromManyClients,
   runClientProcess,
@@ -519,5 +521,90 @@ Deno.test({
     assert.equal(await server.exited, 0);
     assert.equal(client.code, 0, client.stderr.text());
     assert.equal(client.stdout.text(), line.toUpperCase() + "\n");
+  },
+});
+
+Deno.test({
+  name:
+    "client in a real terminal shows a server's escape sequences as text: no title set, no screen cleared, no clipboard written, no query answered",
+  ignore: !canRunDeno || !canUseTerminal,
+  async fn() {
+    const attacks = [
+      "\x1b]0;owned\x07",
+      "\x1b[2J",
+      "\x1b]52;c;b3duZWQ=\x07",
+      "\x1bP$q m\x1b\\",
+      "\x9b6n",
+    ];
+    await using server = await fakeServer((socket) =>
+      socket.on("data", () => socket.write(`HOLA${attacks.join("")}\n`))
+    );
+    const client = terminalClient(server.port);
+    await client.stdout.waitFor(/> /);
+    client.keys.type("hola\r");
+    await client.stdout.waitFor(/HOLA\^\[\]0;owned\^G/);
+    client.keys.type("\x04"); // Ctrl-D
+    assert.equal(await client.exited, 0);
+    const screen = client.stdout.text();
+    for (const attack of attacks) assert(!screen.includes(attack), JSON.stringify(attack));
+    assert.match(
+      screen,
+      /HOLA\^\[\]0;owned\^G\^\[\[2J\^\[\]52;c;b3duZWQ=\^G\^\[P\$q m\^\[\\\\x9b6n/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "client whose server answers one line with an endless stream of 64 KiB lines, its output not read, ends with 4 and stays under 250 MB",
+  ignore: !canRunDeno,
+  async fn() {
+    const line = "X".repeat(64 * 1024 - 1) + "\n";
+    let streaming = true;
+    await using server = await fakeServer((socket) => {
+      socket.on("error", () => streaming = false);
+      socket.once("data", async () => {
+        while (streaming && !socket.destroyed) {
+          if (!socket.write(line)) await new Promise((resolve) => socket.once("drain", resolve));
+        }
+      });
+    });
+    // Its stdout is a pipe nobody reads: the client's writes block, as under a stalled consumer.
+    const child = new Deno.Command("deno", {
+      args: ["run", "--allow-net", "client.ts", "--port", String(server.port)],
+      cwd: import.meta.dirname,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    const errors = new Response(child.stderr).text();
+    try {
+      await writer.write(new TextEncoder().encode("hola\n"));
+      let peakKib = 0;
+      const exited = child.status.then((status) => status.code);
+      for (let code: number | typeof TIMED_OUT = TIMED_OUT; code === TIMED_OUT;) {
+        code = await withTimeout(exited, 200);
+        const resources = await processResources(child.pid).catch(() => undefined);
+        if (resources) peakKib = Math.max(peakKib, resources.rssKib);
+        if (code !== TIMED_OUT) assert.equal(code, 4);
+      }
+      assert(peakKib < 250 * 1024, `the client grew to ${peakKib} KiB`);
+      assert.match(
+        await errors,
+        /answers nothing this client sent: it does not speak this protocol/,
+      );
+    } finally {
+      streaming = false;
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It had ended.
+      }
+      await child.status;
+      await writer.close().catch(() => {});
+      await child.stdout.cancel();
+      await errors;
+    }
   },
 });

@@ -271,6 +271,7 @@ export class Link {
   }
 
   #closeConnection(): void {
+    this.#replies.cancel();
     try {
       this.#conn.close();
     } catch {

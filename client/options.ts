@@ -50,6 +50,15 @@ export interface ClientOptions {
    */
   color?: boolean;
   /**
+   * Which of {@linkcode output} and {@linkcode errors} are terminals. The
+   * server's text shown on one (replies, its `ERROR` lines) has its control
+   * characters made visible, so that it cannot act on the terminal; text that
+   * goes to a pipe or a file stays byte for byte as the server sent it.
+   *
+   * @default {{ output: false, errors: false }}
+   */
+  terminals?: { output: boolean; errors: boolean };
+  /**
    * Quiet pause, in ms, that ends a reply without a newline.
    *
    * @default {150}
@@ -125,7 +134,7 @@ export type ClientSettings =
     >
   >
   & Pick<ClientOptions, "tls" | "input" | "output" | "errors">
-  & { interactive: boolean; color: boolean };
+  & { interactive: boolean; color: boolean; terminals: { output: boolean; errors: boolean } };
 
 /**
  * Fills in the defaults.
@@ -144,6 +153,7 @@ export function resolveClientSettings(options: ClientOptions): ClientSettings {
     replyTimeoutMs: options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
     interactive: options.interactive ?? false,
     color: options.color ?? false,
+    terminals: options.terminals ?? { output: false, errors: false },
     reconnect: options.reconnect ?? false,
     retryForMs: options.retryForMs ?? DEFAULT_RETRY_FOR_MS,
   };

@@ -64,6 +64,8 @@ export class Pipeline {
   #inputEnded = false;
   /** When lines began to wait for replies, after none did; for the reply timeout. */
   #waitingSince = 0;
+  /** Makes the server's text safe to show, where the output is a terminal. */
+  readonly #visible: ((text: string) => string) | undefined;
 
   /**
    * Prepares a pipeline over `link`, printing to `output`.
@@ -73,11 +75,12 @@ export class Pipeline {
   constructor(
     link: Link,
     output: WritableStreamDefaultWriter<Uint8Array>,
-    options: { maxMessageBytes: number },
+    options: { maxMessageBytes: number; visible?: (text: string) => string },
   ) {
     this.#link = link;
     this.#output = output;
     this.#framer = new MessageFramer(options);
+    this.#visible = options.visible;
   }
 
   /**
@@ -189,13 +192,25 @@ export class Pipeline {
     try {
       for (const reply of replies) {
         const sent = this.#inFlight[0];
-        if (sent === undefined) continue; // more replies than messages: none of them is ours
+        if (sent === undefined) {
+          // A line that answers nothing sent: the server's ERROR line, such as its
+          // idle timeout, or a server that does not speak this protocol.
+          if (this.#link.reconnects && turnedAway(reply, "")) throw new ConnectionLost();
+          checkForServerError(reply, "");
+          throw new SessionEnd(
+            EXIT.CONNECTION_LOST,
+            "The server sent a line that answers nothing this client sent: it does not speak this protocol",
+          );
+        }
         const sentText = decoder.decode(sent.bytes.subarray(0, 16));
         if (this.#link.reconnects && turnedAway(reply, sentText)) throw new ConnectionLost();
         checkForServerError(reply, sentText);
         this.#inFlight.shift();
         if (reply.terminator !== "") this.#window = MAX_IN_FLIGHT;
-        parts.push(reply.bytes, LINE_ENDS[reply.terminator]);
+        const shown = this.#visible
+          ? encoder.encode(this.#visible(decoder.decode(reply.bytes)))
+          : reply.bytes;
+        parts.push(shown, LINE_ENDS[reply.terminator]);
       }
       if (parts.length > 0) await this.#link.worked();
     } finally {

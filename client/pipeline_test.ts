@@ -235,3 +235,56 @@ Deno.test("client with --reconnect never sends DESCONEXION again: once sent, it 
   assert.equal(server.connections, 1, "no second connection");
   assert.equal(received.join("").match(/DESCONEXION/g)?.length, 1);
 });
+
+Deno.test("client in a pipeline shows a reply's control characters visibly only where its output is a terminal", async () => {
+  const attack = "HOLA\x1b]0;owned\x07\x1b[2J\x9b6n";
+  for (const output of [true, false]) {
+    await using server = await fakeServer((socket) =>
+      socket.once("data", () => socket.write(`${attack}\n`))
+    );
+    const run = await runPipelineClient(server.port, "hola\n", {
+      terminals: { output, errors: false },
+    });
+    assert.equal(run.status, EXIT.OK);
+    assert.equal(
+      run.output,
+      output ? "HOLA^[]0;owned^G^[[2J\\x9b6n\n" : `${attack}\n`,
+      output ? "a terminal: shown, not obeyed" : "a pipe: byte for byte",
+    );
+  }
+});
+
+Deno.test("client shows the server's ERROR line with its control characters visible where stderr is a terminal", async () => {
+  await using server = await fakeServer((socket) =>
+    socket.once("data", () => socket.end("ERROR no\x1b[2J\n"))
+  );
+  const run = await runPipelineClient(server.port, "hola\n", {
+    terminals: { output: false, errors: true },
+  });
+  assert.equal(run.status, EXIT.SERVER_ERROR);
+  assert.equal(run.errors, "The server refused the message: ERROR no^[[2J\n");
+});
+
+Deno.test("client in a pipeline ends with 4 on a line that answers nothing it sent, and with 5 on an unasked ERROR line", async () => {
+  const cases = [
+    ["UNO\nDE MÁS\n", EXIT.CONNECTION_LOST, /does not speak this protocol/],
+    ["UNO\nERROR idle timeout (nothing received for 1 s)\n", EXIT.SERVER_ERROR, /idle timeout/],
+  ] as const;
+  for (const [replies, status, why] of cases) {
+    const producer = keyboard();
+    await using server = await fakeServer((socket) =>
+      socket.once("data", () => socket.write(replies))
+    );
+    const output = collector(), errors = collector();
+    const running = runClient({
+      port: server.port,
+      input: producer.stream,
+      output: output.stream,
+      errors: errors.stream,
+    });
+    producer.type("uno\n"); // and the input stays open: only the server can end this
+    assert.equal(await running, status);
+    assert.equal(output.text(), "UNO\n");
+    assert.match(errors.text(), why);
+  }
+});

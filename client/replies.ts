@@ -42,14 +42,27 @@ export interface ReplyFraming {
 }
 
 /**
- * The server's replies, read from the connection as they arrive and queued.
+ * Most bytes of replies queued and not yet taken: past it, the stream stops
+ * reading the connection until some are taken, so that a reader that is slow
+ * (a blocked stdout) slows the server through TCP's flow control, and a server
+ * that sends without end cannot fill the client's memory. One reply may be
+ * longer: it is queued whole, and reading waits until it is taken.
+ */
+export const MAX_QUEUED_REPLY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The server's replies, read from the connection as they arrive and queued,
+ * at most {@linkcode MAX_QUEUED_REPLY_BYTES} ahead of the reader.
  * {@linkcode ended} settles, with the reason, when the server's side ends.
  */
 export class ReplyStream {
   /** Settles with why the server's side ended: closed, reset, or a reply too long. */
   readonly ended: Promise<string>;
   readonly #queue: Message[] = [];
+  #queuedBytes = 0;
   readonly #arrived = new Wakeup();
+  readonly #taken = new Wakeup();
+  #cancelled = false;
   #endReason: string | undefined;
   #spokeTls = false;
   #heardAt = performance.now();
@@ -83,7 +96,15 @@ export class ReplyStream {
   async take(): Promise<Message[]> {
     while (this.#queue.length === 0 && this.#endReason === undefined) await this.#arrived.wait();
     if (this.#queue.length > 0) this.#heardAt = performance.now();
+    this.#queuedBytes = 0;
+    this.#taken.wake();
     return this.#queue.splice(0);
+  }
+
+  /** Stops reading, for a connection being closed: a read waiting for room gives up. */
+  cancel(): void {
+    this.#cancelled = true;
+    this.#taken.wake();
   }
 
   async #pump(
@@ -115,6 +136,11 @@ export class ReplyStream {
           reason = "the server sent a reply over the length limit";
           break;
         }
+        // Room first: the replies not taken yet bound what is read next.
+        while (this.#queuedBytes > MAX_QUEUED_REPLY_BYTES && !this.#cancelled) {
+          await this.#taken.wait();
+        }
+        if (this.#cancelled) break;
         read = startRead(conn, buffer);
       }
     } catch (error) {
@@ -128,6 +154,7 @@ export class ReplyStream {
   #deliver(reply: Message | undefined): void {
     if (!reply) return;
     this.#queue.push(reply);
+    this.#queuedBytes += reply.bytes.length;
     this.#arrived.wake();
   }
 }

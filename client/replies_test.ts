@@ -7,8 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { ReplyStream } from "./replies.ts";
+import { MAX_QUEUED_REPLY_BYTES, ReplyStream } from "./replies.ts";
 import { fakeServer } from "../test_helpers.ts";
+import { TIMED_OUT, withTimeout } from "../io.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
@@ -62,4 +63,39 @@ Deno.test("ReplyStream ends a stream whose reply is over the limit, keeping the 
   assert.equal(await replies.ended, "the server sent a reply over the length limit");
   assert.deepEqual(await replies.take(), []);
   conn.close();
+});
+
+Deno.test("ReplyStream stops reading while its untaken replies pass the bound, so that the server is held back, and reads on once they are taken", async () => {
+  const line = "X".repeat(64 * 1024 - 1) + "\n";
+  let written = 0, streaming = true;
+  let blocked = Promise.withResolvers<void>();
+  await using server = await fakeServer((socket) => {
+    socket.on("error", () => streaming = false);
+    (async () => {
+      while (streaming && !socket.destroyed) {
+        written += line.length;
+        if (!socket.write(line)) {
+          blocked.resolve(); // the kernel's buffers are full: the client reads no more
+          await new Promise((resolve) => socket.once("drain", resolve));
+        }
+      }
+    })();
+  });
+  const { conn, replies } = await repliesFrom(server, { maxReplyBytes: 128 * 1024, quietMs: 20 });
+  // Nothing is taken: what the server could write is the bound and the kernel's buffers.
+  // Stalled: blocked, and no room made for half a second (a window, as the measure is one).
+  const most = 64 * 1024 * 1024; // the bound (4 MiB), and room for the kernel buffers
+  for (let moved = true; moved && written < most;) {
+    await blocked.promise;
+    blocked = Promise.withResolvers<void>();
+    moved = await withTimeout(blocked.promise, 500) !== TIMED_OUT;
+  }
+  assert(written < most, `${written} bytes written`);
+  const taken = (await replies.take()).length;
+  assert(taken * line.length >= MAX_QUEUED_REPLY_BYTES, `${taken} replies were queued`);
+  await blocked.promise; // taking made room: the server writes again
+  streaming = false;
+  conn.close();
+  replies.cancel();
+  await replies.ended;
 });

@@ -60,6 +60,8 @@ export interface TerminalSession {
   address: string;
   /** The longest message the client sends. */
   maxMessageBytes: number;
+  /** Makes the server's text safe to show, where the screen is a terminal. */
+  visible?: (text: string) => string;
 }
 
 type InputEvent = { kind: "line"; text: string } | { kind: "end" };
@@ -174,7 +176,8 @@ export async function runTerminal(link: Link, session: TerminalSession): Promise
           if (answer.length === 0 || refused) throw new ConnectionLost();
           for (const reply of answer) {
             checkForServerError(reply, event.text);
-            out.write(style.reply(decoder.decode(reply.bytes)) + "\n");
+            const text = decoder.decode(reply.bytes);
+            out.write(style.reply(session.visible?.(text) ?? text) + "\n");
           }
           await link.worked();
           answered = true;
