@@ -185,13 +185,15 @@ Deno.test({
     });
     const servers: Running[] = [];
     let client: Running | undefined;
+    const state = (app: string, to: string) =>
+      haproxy.stderr.waitFor(new RegExp(`^Server uppercase_servers/${app} is ${to}`, "m"));
     try {
+      // Down first, with no server yet, so that their coming up is an event HAProxy logs.
+      for (const app of ["app1", "app2"]) await state(app, "DOWN");
       for (const port of ports) {
         servers.push(await network.startServer("--port", String(port), "--proxy-protocol"));
       }
-      for (const app of ["app1", "app2"]) {
-        await haproxy.stderr.waitFor(new RegExp(`^Server uppercase_servers/${app} is UP`, "m"));
-      }
+      for (const app of ["app1", "app2"]) await state(app, "UP");
       let vanished = 0;
       const { input, expected } = streamedLines(60_000, 2_000, async (n) => {
         if (n !== 10) return;

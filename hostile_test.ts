@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import {
   canRun,
   Peer,
+  processResources,
   resetConnection,
   roundTripsFromManyClients,
   spawn,
@@ -17,6 +18,7 @@ import {
   startServerDirectly,
   stopProcess,
 } from "./test_helpers.ts";
+import { writeAll } from "./io.ts";
 import type { UppercaseServer } from "./server.ts";
 import { FLOOD_KINDS } from "./bench/flood.ts";
 
@@ -236,6 +238,56 @@ Deno.test({
         assert(slowest < 500, `${kind}: the slowest round trip took ${slowest} ms`);
       }
     } finally {
+      await stopProcess(server);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a client that sends 1 MiB lines without reading its replies costs the server about twice the message limit, as the README says",
+  ignore: !canRunDeno,
+  async fn() {
+    const server = await startServerDirectly("--quiet");
+    const clients: Deno.TcpConn[] = [];
+    try {
+      const before = (await processResources(server.child.pid)).rssKib;
+      const line = new Uint8Array(1024 * 1024).fill(0x61);
+      line[line.length - 1] = 0x0a;
+      let written = 0;
+      const { hostname, port } = server.addr;
+      for (let i = 0; i < 20; i++) clients.push(await Deno.connect({ hostname, port }));
+      // Each sends for as long as the server reads; none reads a byte of its replies.
+      const sending = clients.map(async (conn) => {
+        try {
+          for (;;) {
+            await writeAll(conn, line);
+            written += line.length;
+          }
+        } catch {
+          // Closed at the end of the test.
+        }
+      });
+      // The server has stopped reading once nothing more goes out for a second.
+      for (let last = -1; written !== last;) {
+        last = written;
+        await new Promise((resolve) => setTimeout(resolve, 1_000)); // a window: nothing moved in it
+      }
+      const grownKib = (await processResources(server.child.pid)).rssKib - before;
+      const perClientKib = grownKib / clients.length;
+      // Twice the limit (a reply waiting to be written, the next message), the read
+      // buffer, and what the garbage collector has not taken back yet: the README's figure.
+      assert(perClientKib <= 2 * 1024 + 64 + 1024, `${perClientKib.toFixed(0)} KiB a client`);
+      for (const conn of clients) conn.close();
+      await Promise.all(sending);
+    } finally {
+      for (const conn of clients) {
+        try {
+          conn.close();
+        } catch {
+          // Closed already.
+        }
+      }
       await stopProcess(server);
     }
   },

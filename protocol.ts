@@ -340,11 +340,16 @@ export class MessageFramer {
  */
 export function uppercaseReply(message: Message): Uint8Array {
   const { bytes, terminator } = message;
-  const ascii = new Uint8Array(bytes.length);
-  const body = copyUppercaseAscii(bytes, 0, bytes.length, ascii) ? ascii : uppercaseUtf8(bytes);
+  // ASCII, the common case, is uppercased straight into the reply, terminator and all.
+  const ascii = new Uint8Array(bytes.length + terminator.length);
+  const body = copyUppercaseAscii(bytes, 0, bytes.length, ascii)
+    ? ascii.subarray(0, bytes.length)
+    : uppercaseUtf8(bytes);
   if (terminator === "") return body;
-  const reply = new Uint8Array(body.length + terminator.length);
-  reply.set(body);
+  const reply = body.buffer === ascii.buffer
+    ? ascii
+    : new Uint8Array(body.length + terminator.length);
+  if (reply !== ascii) reply.set(body);
   if (terminator === "\r\n") reply[body.length] = CR;
   reply[reply.length - 1] = LF;
   return reply;

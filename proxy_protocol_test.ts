@@ -55,6 +55,13 @@ Deno.test("PROXY v2 TCP4 and TCP6 give the client's address; LOCAL and v1 UNKNOW
       encoder.encode("PROXY UNKNOWN\r\n"),
       /^#\d+ 127\.0\.0\.1:\d+ connected \(the proxy's own connection\)$/,
     ],
+    // A client the proxy could not give as a TCP address (AF_UNIX, unspecified): not the proxy's own.
+    [proxyV2(1, 0x00, new Uint8Array(0)), /^#\d+ 127\.0\.0\.1:\d+ connected$/],
+    [proxyV2(1, 0x31, new Uint8Array(216)), /^#\d+ 127\.0\.0\.1:\d+ connected$/],
+    [
+      proxyV2(1, 0x21, proxyV2Addresses("::ffff:1.2.3.4", 40002, "::1", 5000)),
+      /^#\d+ \[::ffff:1\.2\.3\.4\]:40002 connected via 127\.0\.0\.1:\d+$/,
+    ],
   ];
   for (const [i, [header, logged]] of table.entries()) {
     using proxy = await Peer.connect(server.addr);

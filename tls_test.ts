@@ -13,6 +13,8 @@
 
 import assert from "node:assert/strict";
 import { stripVTControlCharacters } from "node:util";
+import tls from "node:tls";
+import { once } from "node:events";
 import { EXIT, runClient } from "./client.ts";
 import {
   canRun,
@@ -399,5 +401,29 @@ Deno.test({
     } finally {
       for (const peer of silent) peer[Symbol.dispose]();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "a TLS client that closes without close_notify is counted as a reset, and logged without a URL",
+  ignore: !certificates,
+  async fn() {
+    await using server = await tlsServer();
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port: server.addr.port,
+      servername: "localhost",
+      ca: server.certs.ca.pem,
+    });
+    await once(socket, "secureConnect");
+    socket.write("hola\n");
+    await once(socket, "data");
+    socket.destroy(); // the TCP connection ends with no TLS close_notify before it
+    assert.match(
+      await server.log.waitFor(/closed/),
+      /closed \(the client closed without TLS close_notify\) after 1 message/,
+    );
+    assert.equal(server.snapshot().closed.reset, 1);
   },
 });

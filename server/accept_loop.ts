@@ -23,6 +23,7 @@ import { type RefuseReason, ServerStats, type StatsSnapshot } from "./stats.ts";
 import type { Settings } from "./settings.ts";
 import { type ConnectionSlots, LocalSlots } from "./slots.ts";
 import { settled } from "./fairness.ts";
+import { acceptBackoff, classifyAcceptError } from "./accept_errors.ts";
 import { AddressCounts } from "./address_counts.ts";
 
 /** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
@@ -30,9 +31,6 @@ export const STOP_GRACE_MS = 1_000;
 
 // How often, at most, the loop logs the accepts it lost to clients that left first, in ms.
 const CLIENT_GONE_SUMMARY_MS = 1_000;
-
-const FIRST_ACCEPT_BACKOFF_MS = 5;
-const MAX_ACCEPT_BACKOFF_MS = 1_000;
 
 /**
  * How many accepts in a row may fail in a way the loop cannot name before it
@@ -87,76 +85,6 @@ export interface ConnectionSource {
   accept(): Promise<AcceptedConn>;
   /** Stops listening; a pending `accept()` then fails with `BadResource`. */
   close(): void;
-}
-
-/**
- * What a failed `accept()` means, and so what the loop does next.
- *
- * - `listener closed`: nothing more will arrive; the loop ends (as net/http's
- *   `Serve` returns once its listener is closed).
- * - `client gone`: one client left before it was accepted. The loop retries at
- *   once, counts it, and logs a summary at most once a second.
- * - `out of resources`: the process or the system is short of file handles or
- *   memory. The loop logs it and waits, 5 ms doubling to 1 s, for as long as
- *   it lasts: connections closing will free what it needs.
- * - `unexpected`: anything else. The loop waits as for `out of resources`, as
- *   a failure we cannot name may repeat at once and must not spin the loop;
- *   after {@linkcode MAX_UNEXPECTED_ACCEPT_FAILURES} in a row it gives up:
- *   the server stops, and `finished` rejects with a {@linkcode ServerFailedError}.
- */
-export type AcceptFailure = "listener closed" | "client gone" | "out of resources" | "unexpected";
-
-// Errors that belong to one connection, not to the listener. Linux's accept(2)
-// passes errors already pending on the new socket to accept() and asks callers
-// to retry at once, as for EAGAIN (it names EPROTO, among others); Go's
-// internal/poll FD.Accept retries ECONNABORTED at once and silently. Deno's
-// accept() also asks for the peer's address after accept(2), which fails with
-// ENOTCONN (NotConnected) for a client that reset while it waited in the queue:
-// a port scanner, or a load balancer's connect-then-reset health check.
-const CLIENT_GONE_ERRORS = [
-  Deno.errors.NotConnected,
-  Deno.errors.ConnectionAborted,
-  Deno.errors.ConnectionReset,
-  Deno.errors.Interrupted,
-];
-const CLIENT_GONE_CODES = new Set(["EPROTO", "ECONNABORTED"]);
-// Shortages that last until something else frees resources; net/http's Serve
-// waits them out, 5 ms doubling to 1 s, rather than spinning on them.
-const RESOURCE_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
-
-/**
- * Sorts a failed `accept()` into its {@linkcode AcceptFailure} class.
- *
- * @example Sorting the error of a client that reset before it was accepted
- * ```ts
- * import assert from "node:assert/strict";
- * import { classifyAcceptError } from "./accept_loop.ts";
- *
- * assert.equal(classifyAcceptError(new Deno.errors.NotConnected()), "client gone");
- * assert.equal(classifyAcceptError(new Deno.errors.BadResource()), "listener closed");
- * ```
- *
- * @param error What `accept()` threw.
- * @returns The class, which decides what the loop does next.
- */
-export function classifyAcceptError(error: unknown): AcceptFailure {
-  if (error instanceof Deno.errors.BadResource) return "listener closed";
-  const code = (error as { code?: unknown } | null)?.code;
-  if (CLIENT_GONE_ERRORS.some((type) => error instanceof type)) return "client gone";
-  if (typeof code !== "string") return "unexpected";
-  if (CLIENT_GONE_CODES.has(code)) return "client gone";
-  return RESOURCE_CODES.has(code) ? "out of resources" : "unexpected";
-}
-
-/**
- * The wait after a failed accept that a client leaving does not explain:
- * 5 ms, doubling with each failure in a row up to 1 s.
- *
- * @param lastMs The wait after the last failure, 0 after an accept that worked.
- * @returns The wait now, in ms.
- */
-export function acceptBackoff(lastMs: number): number {
-  return Math.min(Math.max(lastMs * 2, FIRST_ACCEPT_BACKOFF_MS), MAX_ACCEPT_BACKOFF_MS);
 }
 
 /** Counts accepts lost to clients that left first, and logs them as one line at most once a second. */

@@ -1,6 +1,5 @@
 /**
- * Tests of the accept loop on its own: how each failed accept is sorted, that
- * a burst of clients that leave first costs no waiting and one log line, that
+ * Tests of the accept loop on its own: that a burst of clients that leave first costs no waiting and one log line, that
  * an accept completing after `stop()` began cannot hold the stop up, and that
  * a listener that keeps failing is given up on.
  *
@@ -8,13 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type AcceptFailure,
-  AcceptLoop,
-  classifyAcceptError,
-  type ConnectionSource,
-  ServerFailedError,
-} from "./accept_loop.ts";
+import { AcceptLoop, type ConnectionSource, ServerFailedError } from "./accept_loop.ts";
 import { resolveSettings } from "./settings.ts";
 import { Peer, WaitableLog } from "../test_helpers.ts";
 import { TIMED_OUT, withTimeout } from "../io.ts";
@@ -23,28 +16,6 @@ import { TIMED_OUT, withTimeout } from "../io.ts";
 function rawError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
-
-Deno.test("classifyAcceptError sorts each error into the class that decides what the loop does", () => {
-  const table: [unknown, AcceptFailure][] = [
-    [new Deno.errors.BadResource("Listener has been closed"), "listener closed"],
-    [new Deno.errors.NotConnected("Transport endpoint is not connected"), "client gone"],
-    [new Deno.errors.ConnectionAborted(), "client gone"],
-    [new Deno.errors.ConnectionReset(), "client gone"],
-    [new Deno.errors.Interrupted(), "client gone"],
-    [rawError("EPROTO", "Protocol error (os error 71)"), "client gone"],
-    [rawError("ECONNABORTED", "Software caused connection abort"), "client gone"],
-    [rawError("EMFILE", "Too many open files (os error 24)"), "out of resources"],
-    [rawError("ENFILE", "Too many open files in system"), "out of resources"],
-    [rawError("ENOBUFS", "No buffer space available"), "out of resources"],
-    [rawError("ENOMEM", "Cannot allocate memory"), "out of resources"],
-    [rawError("EINVAL", "Invalid argument"), "unexpected"],
-    [new Error("no code at all"), "unexpected"],
-    ["not even an Error", "unexpected"],
-  ];
-  for (const [error, want] of table) {
-    assert.equal(classifyAcceptError(error), want, `got the wrong class for ${String(error)}`);
-  }
-});
 
 /**
  * A real listener whose accepts are held at a gate: `accepted` settles when the

@@ -287,7 +287,7 @@ export class Connection {
           id: this.#id,
           peer: this.#peer,
           via: this.#via,
-          local: header.source ? undefined : true,
+          local: header.local,
         });
         return received.subarray(header.length);
       }
@@ -364,6 +364,10 @@ const CLOSED_BY: Record<NonNullable<ConnectionTurn["close"]>, CloseReason> = {
 
 /** Why a connection closed after `error`: the client left, stopped reading, or something else. */
 function closingAfter(error: unknown): Closing {
+  // Deno's TLS errors have no type of their own: this one is known by its text.
+  if (error instanceof Error && /without sending TLS close_notify/.test(error.message)) {
+    return { reason: "reset", detail: "the client closed without TLS close_notify" };
+  }
   const detail = describeNetworkError(error);
   if (
     error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||

@@ -23,7 +23,8 @@
  */
 
 import { closeGracefully, closeQuietly, sleep, TIMED_OUT, withTimeout, writeAll } from "../io.ts";
-import { acceptBackoff, classifyAcceptError, type TcpAddr } from "./accept_loop.ts";
+import { acceptBackoff, classifyAcceptError } from "./accept_errors.ts";
+import type { TcpAddr } from "./accept_loop.ts";
 
 /** Longest request line and headers, in bytes. */
 export const MAX_HEAD_BYTES = 8 * 1024;

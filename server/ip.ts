@@ -77,9 +77,16 @@ export function formatIPv4(bytes: Uint8Array): string {
  * import { formatIPv6, parseIPv6 } from "./ip.ts";
  *
  * assert.equal(formatIPv6(parseIPv6("2001:0DB8:0:0:0:0:0:0001")!), "2001:db8::1");
+ * assert.equal(formatIPv6(parseIPv6("::ffff:102:304")!), "::ffff:1.2.3.4");
  * ```
  */
 export function formatIPv6(bytes: Uint8Array): string {
+  // An IPv4-mapped address keeps its IPv4 part dotted (RFC 5952, section 5).
+  if (
+    bytes.subarray(0, 10).every((byte) => byte === 0) && bytes[10] === 0xff && bytes[11] === 0xff
+  ) {
+    return `::ffff:${formatIPv4(bytes.subarray(12, 16))}`;
+  }
   const words = Array.from({ length: 8 }, (_, i) => (bytes[2 * i] << 8) | bytes[2 * i + 1]);
   let bestStart = -1, bestLength = 1;
   for (let start = 0; start < 8;) {

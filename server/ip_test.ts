@@ -37,7 +37,9 @@ Deno.test("parseIPv6 reads groups, one ::, and a dotted IPv4 tail, and refuses t
     ["::", "::"],
     ["2001:DB8:0:0:0:0:0:1", "2001:db8::1"],
     ["fe80::1:2", "fe80::1:2"],
-    ["::ffff:127.0.0.1", "::ffff:7f00:1"],
+    ["::ffff:127.0.0.1", "::ffff:127.0.0.1"],
+    ["::ffff:102:304", "::ffff:1.2.3.4"], // IPv4-mapped: its IPv4 part dotted, RFC 5952 §5
+    ["::fffe:102:304", "::fffe:102:304"],
     ["1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"],
     ["1:0:0:2:0:0:0:3", "1:0:0:2::3"],
   ];
@@ -69,10 +71,12 @@ Deno.test("formatIPv6 writes any address as the runtime's URL parser does (RFC 5
         bytes[2 * i + 1] = word & 0xff;
       });
       const text = formatIPv6(bytes);
-      // URL keeps IPv4-mapped addresses in hex, like formatIPv6.
+      // URL keeps IPv4-mapped addresses in hex; RFC 5952 (section 5) dots their IPv4 part.
+      const mapped = groups.slice(0, 5).every((word) => word === 0) && groups[5] === 0xffff;
+      const url = new URL(`http://[${groups.map((w) => w.toString(16)).join(":")}]/`);
       assert.equal(
         text,
-        new URL(`http://[${groups.map((w) => w.toString(16)).join(":")}]/`).hostname.slice(1, -1),
+        mapped ? `::ffff:${[...bytes.subarray(12)].join(".")}` : url.hostname.slice(1, -1),
       );
       assert.deepEqual(parseIPv6(text), bytes, "it reads back");
     }),

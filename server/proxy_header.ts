@@ -37,9 +37,17 @@ export type ProxyHeader =
   /**
    * The header is complete and `length` bytes long; what follows is the
    * connection's data. `source` is the real client, or `undefined` when the
-   * socket's own addresses stand (v1 `UNKNOWN`, v2 `LOCAL` or another family).
+   * socket's own addresses stand: the proxy's own connection (`local`: v1
+   * `UNKNOWN`, v2 `LOCAL`), or a client whose family gives no TCP address
+   * (v2 `PROXY` over `AF_UNIX` or unspecified).
    */
-  | { status: "complete"; version: 1 | 2; length: number; source?: ProxiedAddress };
+  | {
+    status: "complete";
+    version: 1 | 2;
+    length: number;
+    source?: ProxiedAddress;
+    local?: boolean;
+  };
 
 const V1_PREFIX = new TextEncoder().encode("PROXY ");
 /** The twelve bytes that start every version 2 header. */
@@ -116,7 +124,7 @@ function parseV1(bytes: Uint8Array): ProxyHeader {
   }
   const [, protocol, ...fields] = new TextDecoder().decode(line).split(" ");
   const complete = { status: "complete", version: 1, length: lf + 1 } as const;
-  if (protocol === "UNKNOWN") return complete;
+  if (protocol === "UNKNOWN") return { ...complete, local: true };
   const parse = protocol === "TCP4" ? parseIPv4 : protocol === "TCP6" ? parseIPv6 : undefined;
   if (!parse) return invalid(`malformed PROXY v1 header: unknown protocol "${protocol}"`);
   if (fields.length !== 4) {
@@ -151,7 +159,7 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
   if (bytes.length < length) return INCOMPLETE;
   const complete = { status: "complete", version: 2, length } as const;
   // LOCAL: the proxy's own connection, such as a health check.
-  if (command === 0) return complete;
+  if (command === 0) return { ...complete, local: true };
   const addresses = bytes.subarray(V2_FIXED_BYTES, length);
   if (bytes[13] === 0x11) {
     if (addresses.length < 12) return invalid("malformed PROXY v2 header: short TCP4 addresses");

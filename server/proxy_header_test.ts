@@ -30,6 +30,7 @@ Deno.test("parseProxyHeader reads version 1 for TCP4, TCP6 and UNKNOWN", () => {
       status: "complete",
       version: 1,
       length: line.length,
+      local: true,
     });
   }
 });
@@ -42,8 +43,9 @@ Deno.test("parseProxyHeader reads version 2 for TCP4, TCP6 and LOCAL, skipping e
     [v2(1, 0x21, addresses("2001:db8::2", 443, "::1", 5000), Uint8Array.of(3, 0, 1, 9)), {
       source: { hostname: "2001:db8::2", port: 443 },
     }],
-    [v2(0, 0x00, new Uint8Array(0)), {}],
-    [v2(0, 0x11, addresses("10.0.0.1", 1, "10.0.0.2", 2)), {}], // LOCAL ignores any addresses
+    [v2(0, 0x00, new Uint8Array(0)), { local: true }],
+    // LOCAL ignores any addresses
+    [v2(0, 0x11, addresses("10.0.0.1", 1, "10.0.0.2", 2)), { local: true }],
     [v2(1, 0x00, new Uint8Array(0)), {}], // PROXY, unspecified: the socket's addresses
     [v2(1, 0x12, addresses("10.0.0.1", 1, "10.0.0.2", 2)), {}], // UDP: the same
     [v2(1, 0x31, new Uint8Array(216)), {}], // UNIX: the same
