@@ -36,6 +36,7 @@ import {
 } from "./servers.ts";
 import { driver, loadScenario, measure, report, type Scenario } from "./measure.ts";
 import { metricsCost, parallelGain, perReadCost, tlsCost, workerMemory } from "./comparisons.ts";
+import { fairness } from "./fairness.ts";
 import { MAX_WORKERS } from "../server/command_line.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -64,6 +65,10 @@ const BENCH_FLAGS = {
     default: 3,
     help:
       "Runs of each scenario on each server, taking turns; the median by messages/s is reported",
+  },
+  fairness: {
+    help:
+      "Only the fairness section: one client floods, another's round trips are timed, for our server, the bare Deno loop and Node.js (also part of --compare)",
   },
   quick: { help: "A short run: 1 s per scenario, 1 round, 1,000 idle connections" },
   "no-tls": { help: "Leave out the TLS scenario (which needs openssl)" },
@@ -120,6 +125,18 @@ async function main(args: string[]): Promise<number> {
     starters.push(() => startServer(BASELINES.node.name, [...BASELINES.node.command], core));
   }
 
+  // Fairness: ours, the bare Deno loop and Node side by side (or the server at --host).
+  const floodedServers = flags.host ? starters : [
+    () => startServer(OURS, ourServerCommand(), core),
+    () => startServer(BASELINES.denoBare.name, [...BASELINES.denoBare.command], core),
+    () => startServer(BASELINES.node.name, [...BASELINES.node.command], core),
+  ];
+  if (flags.fairness) {
+    results.fairness = await fairness(floodedServers, timing.seconds);
+    await Deno.remove(buildDir, { recursive: true });
+    console.log(flags.json ? JSON.stringify(results, null, 2) : renderTable(results));
+    return 0;
+  }
   const servers: ServerUnderTest[] = [];
   try {
     for (const start of starters) servers.push(await start());
@@ -147,6 +164,7 @@ async function main(args: string[]): Promise<number> {
       results.comparisons.push(...await parallelGain(workers, load, timing));
       results.workerMemory = await workerMemory(core);
     }
+    if (flags.compare) results.fairness = await fairness(floodedServers, timing.seconds);
   } catch (error) {
     report("");
     if (error instanceof ReplyMismatch) {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type FairnessRow, renderFairness } from "./fairness.ts";
 import type { Measurement } from "./load.ts";
 
 /** Our server run two or more ways, side by side, in the same scenarios through the same generator. */
@@ -39,6 +40,8 @@ export interface Results {
   comparisons: Comparison[];
   /** An idle server's memory with 1, 2 and 4 workers. */
   workerMemory?: WorkerMemory[];
+  /** Round trips of one client while another floods: `--fairness`, and with `--compare`. */
+  fairness?: FairnessRow[];
 }
 
 const LABELS: Record<Measurement["scenario"], string> = {
@@ -113,6 +116,7 @@ export function renderTable(results: Results): string {
     ...renderRatios(results),
     ...results.comparisons.flatMap(renderComparison),
     ...renderWorkerMemory(results.workerMemory),
+    ...renderFairness(results.fairness),
   ].join("\n");
 }
 
