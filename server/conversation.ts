@@ -76,7 +76,19 @@ export class ServerConversation {
    */
   receiveInPlace(chunk: Uint8Array): Turn {
     if (this.#closed) return { reply: EMPTY };
-    if (this.#framer.pendingBytes > 0) return this.#answer(this.#framer.push(chunk));
+    if (this.#framer.pendingBytes === 0) return this.#receiveLines(chunk);
+    // A line cut by the last read ends in this one, as in most reads of pipelined
+    // traffic: only that line needs the framer; the lines after it take the fast path.
+    const lf = chunk.indexOf(LF);
+    if (lf === -1) return this.#answer(this.#framer.push(chunk));
+    const cut = this.#answer(this.#framer.push(chunk.subarray(0, lf + 1)));
+    if (cut.close || lf + 1 === chunk.length) return cut;
+    const rest = this.#receiveLines(chunk.subarray(lf + 1));
+    return { reply: concat([cut.reply, rest.reply]), close: rest.close };
+  }
+
+  /** {@linkcode receiveInPlace} for a chunk that starts a line. */
+  #receiveLines(chunk: Uint8Array): Turn {
     // Fast path, the same scanner: whole ASCII lines are answered in place, in
     // one pass, with no new buffer (their terminators are their replies'
     // terminators). The first line that is not plain ASCII or is over the limit,
