@@ -25,6 +25,7 @@ import {
   startServerDirectly,
   startServerProcess,
   stopProcess,
+  TERMINAL_ATTACKS,
 } from "./test_helpers.ts";
 import { stripVTControlCharacters } from "node:util";
 import { TIMED_OUT, withTimeout } from "./io.ts";
@@ -529,13 +530,7 @@ Deno.test({
     "client in a real terminal shows a server's escape sequences as text: no title set, no screen cleared, no clipboard written, no query answered",
   ignore: !canRunDeno || !canUseTerminal,
   async fn() {
-    const attacks = [
-      "\x1b]0;owned\x07",
-      "\x1b[2J",
-      "\x1b]52;c;b3duZWQ=\x07",
-      "\x1bP$q m\x1b\\",
-      "\x9b6n",
-    ];
+    const attacks = TERMINAL_ATTACKS;
     await using server = await fakeServer((socket) =>
       socket.on("data", () => socket.write(`HOLA${attacks.join("")}\n`))
     );

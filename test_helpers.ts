@@ -54,6 +54,19 @@ export async function withDeadline<T>(
   }
 }
 
+/**
+ * What a hostile server sends to take over a client's terminal: set the
+ * window's title, clear the screen, write the clipboard (OSC 52), make the
+ * terminal answer a query into the input (DCS), and an 8-bit CSI (C1).
+ */
+export const TERMINAL_ATTACKS: readonly string[] = [
+  "\x1b]0;owned\x07",
+  "\x1b[2J",
+  "\x1b]52;c;b3duZWQ=\x07",
+  "\x1bP$q m\x1b\\",
+  "\x9b6n",
+];
+
 /** A log whose lines can be awaited, so tests synchronise on events, not sleeps. */
 export class WaitableLog {
   readonly lines: string[] = [];

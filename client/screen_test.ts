@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { showControls } from "./screen.ts";
+import { TERMINAL_ATTACKS } from "../test_helpers.ts";
 
 Deno.test("showControls makes every C0 control but TAB, DEL and every C1 control visible, and nothing else", () => {
   for (let code = 0; code <= 0xff; code++) {
@@ -22,14 +23,7 @@ Deno.test("showControls makes every C0 control but TAB, DEL and every C1 control
 });
 
 Deno.test("showControls defuses the sequences that set a title, clear the screen, write the clipboard and query the terminal", () => {
-  const attacks = [
-    "\x1b]0;owned\x07",
-    "\x1b[2J",
-    "\x1b]52;c;b3duZWQ=\x07",
-    "\x1bP$q m\x1b\\",
-    "\x9b6n",
-  ];
-  for (const attack of attacks) {
+  for (const attack of TERMINAL_ATTACKS) {
     const shown = showControls(`HOLA${attack}`);
     assert(!/[\x00-\x08\x0a-\x1f\x7f-\x9f]/.test(shown), JSON.stringify(shown));
   }
