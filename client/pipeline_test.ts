@@ -288,3 +288,24 @@ Deno.test("client in a pipeline ends with 4 on a line that answers nothing it se
     assert.match(errors.text(), why);
   }
 });
+
+Deno.test("client with nothing waiting for a reply never times out, however long its input is quiet", async () => {
+  await using server = startServer({ log: null });
+  const producer = keyboard();
+  const output = collector(), errors = collector();
+  const running = runClient({
+    port: server.addr.port,
+    input: producer.stream,
+    output: output.stream,
+    errors: errors.stream,
+    replyTimeoutMs: 100,
+  });
+  producer.type("uno\n");
+  await output.waitFor(/^UNO\n$/);
+  // Quiet input for many reply timeouts: a window, as silence is what is tested.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  producer.type("dos\n");
+  await output.waitFor(/^UNO\nDOS\n$/);
+  producer.end();
+  assert.equal(await running, EXIT.OK, errors.text());
+});

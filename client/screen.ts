@@ -10,7 +10,9 @@
  * @module
  */
 
-// C0 but TAB, DEL, and C1 (U+0080-U+009F, which terminals may obey as 8-bit controls).
+// C0 but TAB, DEL, and C1 (U+0080-U+009F, which terminals may obey as 8-bit controls):
+// matching control characters is this expression's purpose.
+// deno-lint-ignore no-control-regex
 const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f\x80-\x9f]/g;
 
 /**
