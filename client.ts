@@ -46,15 +46,21 @@ const encoder = new TextEncoder();
  * Runs one session against a server, until the user or the input disconnects.
  *
  * @example Uppercasing two lines in pipeline mode
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { runClient } from "./client.ts";
+ * import { serve } from "./server.ts";
  *
+ * await using server = serve({ port: 0, log: null });
+ * let printed = "";
  * const status = await runClient({
+ *   port: server.addr.port,
  *   input: ReadableStream.from([new TextEncoder().encode("hola\nservidor\n")]),
- *   output: Deno.stdout.writable,
- *   errors: Deno.stderr.writable,
+ *   output: new WritableStream({ write: (bytes) => void (printed += new TextDecoder().decode(bytes)) }),
+ *   errors: new WritableStream(),
  * });
- * // prints HOLA and SERVIDOR; status is 0
+ * assert.equal(status, 0);
+ * assert.equal(printed, "HOLA\nSERVIDOR\n");
  * ```
  *
  * @param options The server, the streams and the mode.

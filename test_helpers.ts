@@ -67,6 +67,25 @@ export const TERMINAL_ATTACKS: readonly string[] = [
   "\x9b6n",
 ];
 
+/**
+ * Polls `condition` every few ms until it holds, for state that no event
+ * announces; fails after a deadline, saying what it waited for.
+ *
+ * @param condition What must become true.
+ * @param what What it is, for the failure.
+ */
+export async function until(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = WAIT_DEADLINE_MS,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Waited ${timeoutMs} ms for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** A log whose lines can be awaited, so tests synchronise on events, not sleeps. */
 export class WaitableLog {
   readonly lines: string[] = [];

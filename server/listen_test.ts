@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { listenWith } from "./listen.ts";
 import { resolveSettings } from "./settings.ts";
 import { SharedSlots } from "./slots.ts";
-import { Peer } from "../test_helpers.ts";
+import { Peer, until } from "../test_helpers.ts";
 
 Deno.test("listenWith listens where the settings say and answers", async () => {
   await using server = listenWith(resolveSettings({ port: 0, log: null }));
@@ -55,7 +55,7 @@ Deno.test("A server's snapshot counts its open connections' messages and bytes, 
     await closing.conn.closeWrite();
     assert.equal(await closing.readToEnd(), "");
   }
-  while (server.snapshot().closed.end_of_input === 0) await new Promise((r) => setTimeout(r, 5));
+  await until(() => server.snapshot().closed.end_of_input > 0, "the close to be counted");
   counts = server.snapshot();
   assert.deepEqual([counts.accepted, counts.messages, counts.closed.end_of_input], [2, 3, 1]);
   assert.equal(counts.receivedBytes, 8 + 5, "the closed connection's bytes once, not twice");

@@ -16,6 +16,7 @@ import {
   ServerStats,
   watchLoopDelay,
 } from "./stats.ts";
+import { until } from "../test_helpers.ts";
 
 Deno.test("ServerStats starts every reason at 0, so that rate() works from the first scrape", () => {
   const snapshot = new ServerStats().snapshot();
@@ -73,7 +74,7 @@ Deno.test("watchLoopDelay measures how late a busy loop runs its timer, and stop
   const busyUntil = performance.now() + 150;
   while (performance.now() < busyUntil);
   // A timer of the test's own keeps the loop alive until the watcher has measured.
-  while (stats.loopDelayCount === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  await until(() => stats.loopDelayCount > 0, "the watcher's first measure");
   stop();
   assert(stats.loopDelaySum >= 0.05, `late by ${stats.loopDelaySum} s`);
   assert.equal(stats.loopDelayBuckets.slice(0, 5).reduce((a, b) => a + b), 0, "not under 25 ms");
