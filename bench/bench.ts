@@ -36,7 +36,7 @@ import {
 } from "./servers.ts";
 import { driver, loadScenario, measure, report, type Scenario } from "./measure.ts";
 import { metricsCost, parallelGain, perReadCost, tlsCost, workerMemory } from "./comparisons.ts";
-import { fairness } from "./fairness.ts";
+import { fairness, fairnessWithWorkers } from "./fairness.ts";
 import { MAX_WORKERS } from "../server/command_line.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -68,7 +68,7 @@ const BENCH_FLAGS = {
   },
   fairness: {
     help:
-      "Only the fairness section: one client floods, another's round trips are timed, for our server, the bare Deno loop and Node.js (also part of --compare)",
+      "Only the fairness section: one client floods, another's round trips are timed, for our server, the bare Deno loop and Node.js; with --parallel, ours with workers under three floods, /metrics scraped meanwhile (also part of --compare)",
   },
   quick: { help: "A short run: 1 s per scenario, 1 round, 1,000 idle connections" },
   "no-tls": { help: "Leave out the TLS scenario (which needs openssl)" },
@@ -131,8 +131,17 @@ async function main(args: string[]): Promise<number> {
     () => startServer(BASELINES.denoBare.name, [...BASELINES.denoBare.command], core),
     () => startServer(BASELINES.node.name, [...BASELINES.node.command], core),
   ];
+  // With workers: ours under all three floods at once, /metrics scraped meanwhile.
+  const withWorkers = () =>
+    startServer(
+      `${OURS} --parallel ${workers}`,
+      ourServerCommand(...ourFlags, "--metrics", "127.0.0.1:0"),
+    );
   if (flags.fairness) {
     results.fairness = await fairness(floodedServers, timing.seconds);
+    if (!flags.host && workers > 1) {
+      results.fairness.push(await fairnessWithWorkers(withWorkers, timing.seconds));
+    }
     await Deno.remove(buildDir, { recursive: true });
     console.log(flags.json ? JSON.stringify(results, null, 2) : renderTable(results));
     return 0;
@@ -164,7 +173,12 @@ async function main(args: string[]): Promise<number> {
       results.comparisons.push(...await parallelGain(workers, load, timing));
       results.workerMemory = await workerMemory(core);
     }
-    if (flags.compare) results.fairness = await fairness(floodedServers, timing.seconds);
+    if (flags.compare) {
+      results.fairness = await fairness(floodedServers, timing.seconds);
+      if (workers > 1) {
+        results.fairness.push(await fairnessWithWorkers(withWorkers, timing.seconds));
+      }
+    }
   } catch (error) {
     report("");
     if (error instanceof ReplyMismatch) {

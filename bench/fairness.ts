@@ -15,16 +15,18 @@ import type { ServerUnderTest } from "./servers.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 const PING_EVERY_MS = 10;
 
-/** One server under one kind of flood. */
+/** One server under one kind of flood, or under all three at once. */
 export interface FairnessRow {
   server: string;
-  kind: FloodKind;
+  kind: FloodKind | "all three";
   /** The other client's round trips, in ms. */
   medianMs: number;
   maxMs: number;
   roundTrips: number;
-  /** Lines of the flood answered while it ran. */
+  /** Lines of the flood answered while it ran (all floods together). */
   floodAnswered: number;
+  /** `/metrics`, scraped every 100 ms meanwhile, where the server serves it: median and max, in ms. */
+  metricsMs?: { median: number; max: number };
 }
 
 /**
@@ -50,17 +52,54 @@ export async function fairness(
   return rows;
 }
 
+/**
+ * Measures a server with workers (and `--metrics`) under all three floods at
+ * once: the other client's round trips, and `/metrics` scraped meanwhile.
+ */
+export async function fairnessWithWorkers(
+  start: () => Promise<ServerUnderTest>,
+  seconds: number,
+): Promise<FairnessRow> {
+  const server = await start();
+  try {
+    const url = server.metrics!;
+    const scrapes: number[] = [];
+    const until = performance.now() + seconds * 1000;
+    const scraping = (async () => {
+      while (performance.now() < until) {
+        const sent = performance.now();
+        await (await fetch(url)).text();
+        scrapes.push(performance.now() - sent);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const row = await underFlood(server.target, FLOOD_KINDS, seconds);
+    await scraping;
+    scrapes.sort((a, b) => a - b);
+    return {
+      server: server.name,
+      kind: "all three",
+      ...row,
+      metricsMs: { median: scrapes[scrapes.length >> 1], max: scrapes.at(-1)! },
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
 async function underFlood(
   target: { hostname: string; port: number },
-  kind: FloodKind,
+  kinds: FloodKind | readonly FloodKind[],
   seconds: number,
 ): Promise<Omit<FairnessRow, "server" | "kind">> {
-  const flood = new Deno.Command("deno", {
-    args: ["run", "--allow-net", "bench/flood.ts", String(target.port), kind, String(seconds)],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
+  const floods = [kinds].flat().map((kind) =>
+    new Deno.Command("deno", {
+      args: ["run", "--allow-net", "bench/flood.ts", String(target.port), kind, String(seconds)],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output()
+  );
   const conn = await Deno.connect(target);
   conn.setNoDelay(true);
   const encoder = new TextEncoder();
@@ -82,7 +121,11 @@ async function underFlood(
   } finally {
     conn.close();
   }
-  const answered = Number(new TextDecoder().decode((await flood).stdout));
+  const outputs = await Promise.all(floods);
+  const answered = outputs.reduce(
+    (sum, out) => sum + Number(new TextDecoder().decode(out.stdout)),
+    0,
+  );
   times.sort((a, b) => a - b);
   return {
     medianMs: times[times.length >> 1],
@@ -96,7 +139,16 @@ async function underFlood(
 export function renderFairness(rows: FairnessRow[] | undefined): string[] {
   if (!rows || rows.length === 0) return [];
   const table = [
-    ["server", "flood", "other's median ms", "other's max ms", "round trips", "flood lines"],
+    [
+      "server",
+      "flood",
+      "other's median ms",
+      "other's max ms",
+      "round trips",
+      "flood lines",
+      "/metrics median ms",
+      "/metrics max ms",
+    ],
     ...rows.map((row) => [
       row.server,
       row.kind,
@@ -104,6 +156,8 @@ export function renderFairness(rows: FairnessRow[] | undefined): string[] {
       row.maxMs.toFixed(1),
       String(row.roundTrips),
       String(row.floodAnswered),
+      row.metricsMs?.median.toFixed(1) ?? "",
+      row.metricsMs?.max.toFixed(1) ?? "",
     ]),
   ];
   const widths = table[0].map((_, column) => Math.max(...table.map((row) => row[column].length)));
@@ -111,7 +165,7 @@ export function renderFairness(rows: FairnessRow[] | undefined): string[] {
     row.map((cell, column) =>
       column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])
     )
-      .join("  ")
+      .join("  ").trimEnd()
   );
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   return [

@@ -43,3 +43,20 @@ Deno.test("floodLine makes 1 MiB lines of ASCII, of valid text, and of a letter 
     assert.equal(line.some((byte) => byte >= 0x80), kind !== "ascii", kind);
   }
 });
+
+Deno.test("renderFairness adds /metrics' figures where the row has them", () => {
+  const text = renderFairness([
+    { server: "ours", kind: "ascii", medianMs: 1, maxMs: 2, roundTrips: 3, floodAnswered: 4 },
+    {
+      server: "ours --parallel 2",
+      kind: "all three",
+      medianMs: 5,
+      maxMs: 6,
+      roundTrips: 7,
+      floodAnswered: 8,
+      metricsMs: { median: 9.5, max: 30 },
+    },
+  ]).join("\n");
+  assert.match(text, /^ours +ascii +1\.00 +2\.0 +3 +4$/m);
+  assert.match(text, /^ours --parallel 2 +all three +5\.00 +6\.0 +7 +8 +9\.5 +30\.0$/m);
+});
