@@ -62,7 +62,7 @@ export interface HttpLimits {
 export interface HttpEndpoint extends AsyncDisposable {
   /** Where it listens. */
   readonly addr: TcpAddr;
-  /** Stops accepting, lets the responses under way finish, closes every connection. */
+  /** Stops accepting and closes every connection at once, a response under way included. */
   shutdown(): Promise<void>;
 }
 
