@@ -8,6 +8,17 @@
 /** The message that asks the server to close the connection. */
 export const DISCONNECT_COMMAND = "DESCONEXION";
 
+/**
+ * A byte that every ASCII spelling of the command holds once uppercased: its
+ * `X`, the rarest of its letters in ordinary text. So a run of ASCII lines,
+ * uppercased, that holds no `X` holds no disconnect command, and the server
+ * may answer it without looking at each line (the whole-chunk pass of
+ * `server/conversation.ts`).
+ */
+export const DISCONNECT_MARK: number = DISCONNECT_COMMAND.charCodeAt(
+  DISCONNECT_COMMAND.indexOf("X"),
+);
+
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**

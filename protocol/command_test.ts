@@ -7,7 +7,12 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { isDisconnectCommand, isDisconnectMessage } from "./command.ts";
+import {
+  DISCONNECT_COMMAND,
+  DISCONNECT_MARK,
+  isDisconnectCommand,
+  isDisconnectMessage,
+} from "./command.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -46,4 +51,31 @@ Deno.test("isDisconnectMessage agrees with isDisconnectCommand on any bytes", ()
     }),
     { numRuns: 5000 },
   );
+});
+
+Deno.test("DISCONNECT_MARK is in every ASCII spelling of the command, once uppercased", () => {
+  const mark = String.fromCharCode(DISCONNECT_MARK);
+  // Spellings near the command: each letter in either case, maybe one letter left out, whitespace around.
+  const spelling = fc.record({
+    lower: fc.array(fc.boolean(), { minLength: 11, maxLength: 11 }),
+    dropped: fc.option(fc.nat(10)),
+    before: fc.constantFrom("", " ", "\t", "\r\n"),
+    after: fc.constantFrom("", " ", "\n"),
+  }).map(({ lower, dropped, before, after }) =>
+    before + [...DISCONNECT_COMMAND]
+      .map((c, i) => i === dropped ? "" : lower[i] ? c.toLowerCase() : c)
+      .join("") +
+    after
+  );
+  let commands = 0;
+  fc.assert(
+    fc.property(spelling, (text) => {
+      if (!isDisconnectCommand(text)) return;
+      commands++;
+      assert(text.toUpperCase().includes(mark), JSON.stringify(text));
+    }),
+    { numRuns: 3000 },
+  );
+  assert(commands > 0, "some spellings are the command");
+  assert(!isDisconnectCommand(DISCONNECT_COMMAND.replace(mark, "")), "without the mark, it is not");
 });

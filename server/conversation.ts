@@ -13,12 +13,11 @@ import {
   MessageFramer,
   uppercaseReply,
 } from "../protocol.ts";
-import { isDisconnectMessage } from "../protocol/command.ts";
+import { DISCONNECT_MARK, isDisconnectMessage } from "../protocol/command.ts";
 import { concat, copyUppercaseAscii, uppercaseAsciiInPlace } from "../protocol/text.ts";
 
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
-const X = 0x58;
 // From this size, a chunk is uppercased whole first: below it, making the
 // 32-bit view costs more than it saves.
 const WHOLE_CHUNK_BYTES = 256;
@@ -96,13 +95,13 @@ export class ServerConversation {
     // partly uppercased, which changes nothing: uppercasing goes character by
     // character and leaves capitals as they are, and the command ignores case.
     // A large chunk is uppercased in one pass, four bytes at a time. If it is
-    // all ASCII with no X (so no line can be the command, an X among its
-    // capitals) and no longer than the limit (so no line in it can be over the
-    // limit), its lines need no scanning: their replies are the chunk up to
+    // all ASCII with no DISCONNECT_MARK (so no line can be the command) and
+    // no longer than the limit (so no line in it can be over the limit), its
+    // lines need no scanning: their replies are the chunk up to
     // its last newline, as it now stands.
     const scanner = this.#framer.scanner;
     const newlines = chunk.length >= WHOLE_CHUNK_BYTES && chunk.length <= scanner.maxMessageBytes
-      ? uppercaseAsciiInPlace(chunk, X)
+      ? uppercaseAsciiInPlace(chunk, DISCONNECT_MARK)
       : -1;
     if (newlines >= 0) {
       const end = chunk.lastIndexOf(LF) + 1;
