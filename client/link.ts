@@ -199,13 +199,13 @@ export class Link {
     const timeoutMs = this.#options.replyTimeoutMs;
     for (;;) {
       const left = Math.max(since, this.#replies.heardAt) + timeoutMs - performance.now();
-      const result = left > 0 ? await withTimeout(event, left) : TIMED_OUT;
-      if (result !== TIMED_OUT) return result;
-      if (Math.max(since, this.#replies.heardAt) + timeoutMs <= performance.now()) {
+      if (left <= 0) {
         throw new ConnectionLost({
           reason: `nothing from the server for ${timeoutMs / 1000} s (--reply-timeout)`,
         });
       }
+      const result = await withTimeout(event, left);
+      if (result !== TIMED_OUT) return result;
     }
   }
 
