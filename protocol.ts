@@ -341,16 +341,15 @@ export class MessageFramer {
 export function uppercaseReply(message: Message): Uint8Array {
   const { bytes, terminator } = message;
   // ASCII, the common case, is uppercased straight into the reply, terminator and all.
-  const ascii = new Uint8Array(bytes.length + terminator.length);
-  const body = copyUppercaseAscii(bytes, 0, bytes.length, ascii)
-    ? ascii.subarray(0, bytes.length)
-    : uppercaseUtf8(bytes);
-  if (terminator === "") return body;
-  const reply = body.buffer === ascii.buffer
-    ? ascii
-    : new Uint8Array(body.length + terminator.length);
-  if (reply !== ascii) reply.set(body);
-  if (terminator === "\r\n") reply[body.length] = CR;
+  let reply = new Uint8Array(bytes.length + terminator.length);
+  if (!copyUppercaseAscii(bytes, 0, bytes.length, reply)) {
+    const body = uppercaseUtf8(bytes);
+    if (terminator === "") return body;
+    reply = new Uint8Array(body.length + terminator.length);
+    reply.set(body);
+  }
+  if (terminator === "") return reply;
+  if (terminator === "\r\n") reply[reply.length - 2] = CR;
   reply[reply.length - 1] = LF;
   return reply;
 }
