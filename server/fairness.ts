@@ -19,12 +19,13 @@
 export const TURN_BUDGET_MS = 2;
 
 let armedAt: number | undefined;
-let armed: Promise<void> = Promise.resolve();
-let disarm: () => void = () => {};
+/** Made only when {@linkcode settled} is asked for, so that arming costs no promise. */
+let whenTurned: PromiseWithResolvers<void> | undefined;
 
 function turned(): void {
   armedAt = undefined;
-  disarm();
+  whenTurned?.resolve();
+  whenTurned = undefined;
 }
 
 /**
@@ -47,7 +48,6 @@ export function mustYield(): boolean {
   const now = performance.now();
   if (armedAt === undefined) {
     armedAt = now;
-    armed = new Promise((resolve) => disarm = resolve);
     setTimeout(turned, 0);
     return false;
   }
@@ -64,5 +64,6 @@ export function nextTurn(): Promise<void> {
  * waits for it as it closes, so that nothing it started outlives it.
  */
 export function settled(): Promise<void> {
-  return armed;
+  if (armedAt === undefined) return Promise.resolve();
+  return (whenTurned ??= Promise.withResolvers()).promise;
 }
