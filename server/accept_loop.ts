@@ -24,7 +24,7 @@ import type { Settings } from "./settings.ts";
 import { type ConnectionSlots, LocalSlots } from "./slots.ts";
 import { settled } from "./fairness.ts";
 import { acceptBackoff, classifyAcceptError } from "./accept_errors.ts";
-import { AddressCounts } from "./address_counts.ts";
+import { AddressCounts, overAddressLimit } from "./address_counts.ts";
 
 /** How long {@linkcode UppercaseServer.stop} lets connections finish before cutting them, in ms. */
 export const STOP_GRACE_MS = 1_000;
@@ -253,12 +253,7 @@ export class AcceptLoop implements UppercaseServer {
       // Behind a proxy, the client's address comes with its header: the connection admits it.
       const address = this.#settings.proxy ? undefined : (conn.remoteAddr as Deno.NetAddr).hostname;
       if (address !== undefined && !this.#context.admit(address)) {
-        const limit = this.#settings.maxConnectionsPerAddress!;
-        this.#refuse(id, conn, {
-          reason: "max_connections_per_address",
-          detail: `too many connections from ${address} (limit ${limit})`,
-          line: ERROR_LINES.tooManyFromAddress(limit),
-        });
+        this.#refuse(id, conn, overAddressLimit(address, this.#settings.maxConnectionsPerAddress!));
         continue;
       }
       // The slot is freed when the conversation is over, before the drain, so a

@@ -5,6 +5,20 @@
  * @module
  */
 
+import { ERROR_LINES } from "../protocol.ts";
+
+/**
+ * How a connection over the limit from `address` is refused: why, in the
+ * metrics' and the log's words, and the `ERROR` line the client is sent.
+ */
+export function overAddressLimit(address: string, limit: number) {
+  return {
+    reason: "max_connections_per_address",
+    detail: `too many connections from ${address} (limit ${limit})`,
+    line: ERROR_LINES.tooManyFromAddress(limit),
+  } as const;
+}
+
 /** How many connections each address has open; an address with none is forgotten. */
 export class AddressCounts {
   readonly #open = new Map<string, number>();

@@ -25,8 +25,9 @@ import {
 import type { Settings } from "./settings.ts";
 import type { Logger } from "./log.ts";
 import type { CloseReason, ServerStats, StatsSnapshot } from "./stats.ts";
-import { parseProxyHeader } from "./proxy_header.ts";
+import { parseProxyHeader, type ProxiedAddress } from "./proxy_header.ts";
 import { mustYield, nextTurn, settled } from "./fairness.ts";
+import { overAddressLimit } from "./address_counts.ts";
 import { concat } from "../protocol/text.ts";
 
 /**
@@ -79,10 +80,8 @@ export class Connection {
   readonly closed: Promise<void>;
   readonly #id: number;
   readonly #conn: AcceptedConn;
-  /** The client's address as a PROXY header gave it; otherwise the socket's, written out when logged. */
-  #proxiedPeer: string | undefined;
-  /** The client's host alone, as the PROXY header gave it. */
-  #proxiedAddress: string | undefined;
+  /** The client's address as a PROXY header gave it, if one did; otherwise the socket's stands. */
+  #proxiedSource: ProxiedAddress | undefined;
   readonly #context: ConnectionContext;
   readonly #conversation: ServerConversation;
   // Whole milliseconds, which V8 keeps in the object rather than boxed apart.
@@ -231,19 +230,19 @@ export class Connection {
    * @returns Why the connection is closed, if it is over the limit.
    */
   async #admitProxied(): Promise<Closing | undefined> {
-    const address = this.#proxiedAddress ?? (this.#conn.remoteAddr as Deno.NetAddr).hostname;
+    const address = (this.#proxiedSource ?? this.#conn.remoteAddr as Deno.NetAddr).hostname;
     if (this.#context.admit(address)) {
       this.#admitted = address;
       return undefined;
     }
-    const limit = this.#context.settings.maxConnectionsPerAddress!;
-    const line = encoder.encode(ERROR_LINES.tooManyFromAddress(limit));
-    await writeAll(this.#conn, line, DRAIN_MS);
-    this.#bytesOut += line.length;
-    return {
-      reason: "max_connections_per_address",
-      detail: `too many connections from ${address} (limit ${limit})`,
-    };
+    const { line, ...refused } = overAddressLimit(
+      address,
+      this.#context.settings.maxConnectionsPerAddress!,
+    );
+    const bytes = encoder.encode(line);
+    await writeAll(this.#conn, bytes, DRAIN_MS);
+    this.#bytesOut += bytes.length;
+    return refused;
   }
 
   /**
@@ -290,10 +289,7 @@ export class Connection {
       const header = parseProxyHeader(received);
       if (header.status === "invalid") return refused(header.reason);
       if (header.status === "complete") {
-        if (header.source) {
-          this.#proxiedPeer = formatAddress(header.source);
-          this.#proxiedAddress = header.source.hostname;
-        }
+        this.#proxiedSource = header.source;
         this.#context.logger?.log({
           event: "connected",
           id: this.#id,
@@ -308,12 +304,12 @@ export class Connection {
 
   /** The client's address, as the log shows it. */
   get #peer(): string {
-    return this.#proxiedPeer ?? formatAddress(this.#conn.remoteAddr as Deno.NetAddr);
+    return formatAddress(this.#proxiedSource ?? this.#conn.remoteAddr as Deno.NetAddr);
   }
 
   /** The proxy's address, when a PROXY header gave the client's. */
   get #via(): string | undefined {
-    return this.#proxiedPeer && formatAddress(this.#conn.remoteAddr as Deno.NetAddr);
+    return this.#proxiedSource && formatAddress(this.#conn.remoteAddr as Deno.NetAddr);
   }
 
   #logClosed(closing: Closing): void {
