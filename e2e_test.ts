@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import {
+  clientArgs,
   fakeServer,
   freePort,
   keyboard,
@@ -481,7 +482,7 @@ Deno.test({
   async fn() {
     await using server = startServer({ log: null });
     const client = new Deno.Command("deno", {
-      args: ["run", "--allow-net", "client.ts", "--port", String(server.addr.port)],
+      args: clientArgs(server.addr.port),
       cwd: import.meta.dirname,
       stdin: "piped",
       stdout: "piped",
@@ -566,7 +567,7 @@ Deno.test({
     });
     // Its stdout is a pipe nobody reads: the client's writes block, as under a stalled consumer.
     const child = new Deno.Command("deno", {
-      args: ["run", "--allow-net", "client.ts", "--port", String(server.port)],
+      args: clientArgs(server.port),
       cwd: import.meta.dirname,
       stdin: "piped",
       stdout: "piped",

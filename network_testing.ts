@@ -14,8 +14,15 @@
  * @module
  */
 
-import config from "./deno.json" with { type: "json" };
-import { canRun, listening, type Running, spawn, stopProcess } from "./test_helpers.ts";
+import {
+  canRun,
+  clientArgs,
+  listening,
+  type Running,
+  serverCommand,
+  spawn,
+  stopProcess,
+} from "./test_helpers.ts";
 
 /** The namespace's keepalive: a silent peer is probed after 2 s, then every 1 s, and given up after 2 probes. */
 export const KEEPALIVE = { timeSeconds: 2, intervalSeconds: 1, probes: 2 } as const;
@@ -81,14 +88,13 @@ export class IsolatedNetwork implements AsyncDisposable {
 
   /** Starts the server with the command `deno task server` runs, on a free port, and waits until it listens. */
   startServer(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
-    const [program, ...args] = config.tasks.server.command.split(" ");
-    return listening(this.spawn(program, [...args, "--port", "0", ...flags]));
+    const [program, ...args] = serverCommand(...flags);
+    return listening(this.spawn(program, args));
   }
 
   /** Starts the real client on `port`, with `input` piped in. */
   spawnClient(port: number, input: string | ReadableStream<Uint8Array>, ...flags: string[]) {
-    const args = ["run", "--allow-net", "client.ts", "--port", String(port), ...flags];
-    return this.spawn("deno", args, { input });
+    return this.spawn("deno", clientArgs(port, ...flags), { input });
   }
 
   /** Fetches `url` from inside the namespace and gives the body. */

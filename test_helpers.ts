@@ -486,15 +486,18 @@ export async function printedBy(program: string, args: string[], input: string):
   return child.stdout.text();
 }
 
+/** The arguments of `deno` that run the real client on `port`. */
+export function clientArgs(port: number, ...flags: string[]): string[] {
+  return ["run", "--allow-net", "client.ts", "--port", String(port), ...flags];
+}
+
 /** Starts the real client on `port` with `input` (text, or a stream such as a keyboard's) piped in. */
 export function spawnClient(
   port: number,
   input: string | ReadableStream<Uint8Array>,
   ...flags: string[]
 ): Running {
-  return spawn("deno", ["run", "--allow-net", "client.ts", "--port", String(port), ...flags], {
-    input,
-  });
+  return spawn("deno", clientArgs(port, ...flags), { input });
 }
 
 /** Sends `signal` to a program unless it has already ended, and waits for its exit code. */
@@ -520,8 +523,13 @@ export function startServerProcess(...flags: string[]): Promise<Running & { addr
  * task runner's process in between, so that signals such as SIGSTOP reach it.
  */
 export function startServerDirectly(...flags: string[]): Promise<Running & { addr: Deno.NetAddr }> {
-  const [program, ...args] = config.tasks.server.command.split(" ");
-  return listening(spawn(program, [...args, "--port", "0", ...flags]));
+  const [program, ...args] = serverCommand(...flags);
+  return listening(spawn(program, args));
+}
+
+/** The command `deno task server` runs, on a free port, with more flags. */
+export function serverCommand(...flags: string[]): string[] {
+  return [...config.tasks.server.command.split(" "), "--port", "0", ...flags];
 }
 
 /** Waits until a server process started on 127.0.0.1 prints its "Listening on" line, and adds the address it gives. */
