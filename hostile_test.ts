@@ -207,7 +207,7 @@ Deno.test("server cuts a client that stops reading its replies after --idle-time
 
 Deno.test({
   name:
-    "server keeps answering another client promptly while one floods it with 1 MiB lines of ASCII, of other text, and of invalid bytes",
+    "server keeps answering another client promptly while one floods it with 1 MiB lines of ASCII, of other text, of invalid bytes, and of combining marks",
   ignore: !canRunDeno,
   async fn() {
     // The server and the flood are processes of their own, so that only the server's

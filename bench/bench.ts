@@ -68,7 +68,7 @@ const BENCH_FLAGS = {
   },
   fairness: {
     help:
-      "Only the fairness section: one client floods, another's round trips are timed, for our server, the bare Deno loop and Node.js; with --parallel, ours with workers under three floods, /metrics scraped meanwhile (also part of --compare)",
+      "Only the fairness section: one client floods, another's round trips are timed, for our server, the bare Deno loop and Node.js; with --parallel, ours with workers under one flood of each kind, /metrics scraped meanwhile (also part of --compare)",
   },
   quick: { help: "A short run: 1 s per scenario, 1 round, 1,000 idle connections" },
   "no-tls": { help: "Leave out the TLS scenario (which needs openssl)" },
@@ -131,7 +131,7 @@ async function main(args: string[]): Promise<number> {
     () => startServer(BASELINES.denoBare.name, [...BASELINES.denoBare.command], core),
     () => startServer(BASELINES.node.name, [...BASELINES.node.command], core),
   ];
-  // With workers: ours under all three floods at once, /metrics scraped meanwhile.
+  // With workers: ours under one flood of each kind at once, /metrics scraped meanwhile.
   const withWorkers = () =>
     startServer(
       `${OURS} --parallel ${workers}`,

@@ -15,10 +15,10 @@ import type { ServerUnderTest } from "./servers.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 const PING_EVERY_MS = 10;
 
-/** One server under one kind of flood, or under all three at once. */
+/** One server under one kind of flood, or under every kind at once. */
 export interface FairnessRow {
   server: string;
-  kind: FloodKind | "all three";
+  kind: FloodKind | "every kind";
   /** The other client's round trips, in ms. */
   medianMs: number;
   maxMs: number;
@@ -53,7 +53,7 @@ export async function fairness(
 }
 
 /**
- * Measures a server with workers (and `--metrics`) under all three floods at
+ * Measures a server with workers (and `--metrics`) under every kind of flood at
  * once: the other client's round trips, and `/metrics` scraped meanwhile.
  */
 export async function fairnessWithWorkers(
@@ -78,7 +78,7 @@ export async function fairnessWithWorkers(
     scrapes.sort((a, b) => a - b);
     return {
       server: server.name,
-      kind: "all three",
+      kind: "every kind",
       ...row,
       metricsMs: { median: scrapes[scrapes.length >> 1], max: scrapes.at(-1)! },
     };

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { renderFairness } from "./fairness.ts";
-import { floodLine } from "./flood.ts";
+import { FLOOD_KINDS, floodLine } from "./flood.ts";
 
 Deno.test("renderFairness shows each server under each flood, with the other client's median and max", () => {
   const lines = renderFairness([
@@ -25,9 +25,9 @@ Deno.test("renderFairness shows each server under each flood, with the other cli
   assert.deepEqual(renderFairness(undefined), []);
 });
 
-Deno.test("floodLine makes 1 MiB lines of ASCII, of valid text, and of a letter and an invalid byte", () => {
+Deno.test("floodLine makes 1 MiB lines of ASCII, of valid text, of a letter and an invalid byte, and of marks between d and n", () => {
   const decoder = new TextDecoder("utf-8", { fatal: true });
-  for (const kind of ["ascii", "utf8", "invalid"] as const) {
+  for (const kind of FLOOD_KINDS) {
     const line = floodLine(kind);
     assert.equal(line.length, 1024 * 1024);
     assert.equal(line.indexOf(0x0a), line.length - 1, `${kind}: one line`);
@@ -42,6 +42,8 @@ Deno.test("floodLine makes 1 MiB lines of ASCII, of valid text, and of a letter 
     assert.equal(valid, kind !== "invalid", kind);
     assert.equal(line.some((byte) => byte >= 0x80), kind !== "ascii", kind);
   }
+  const marks = new TextDecoder().decode(floodLine("marks")).trim();
+  assert.match(marks, /^da+(\u0301\u0316)+a+n$/u);
 });
 
 Deno.test("renderFairness adds /metrics' figures where the row has them", () => {
@@ -49,7 +51,7 @@ Deno.test("renderFairness adds /metrics' figures where the row has them", () => 
     { server: "ours", kind: "ascii", medianMs: 1, maxMs: 2, roundTrips: 3, floodAnswered: 4 },
     {
       server: "ours --parallel 2",
-      kind: "all three",
+      kind: "every kind",
       medianMs: 5,
       maxMs: 6,
       roundTrips: 7,
@@ -58,5 +60,5 @@ Deno.test("renderFairness adds /metrics' figures where the row has them", () => 
     },
   ]).join("\n");
   assert.match(text, /^ours +ascii +1\.00 +2\.0 +3 +4$/m);
-  assert.match(text, /^ours --parallel 2 +all three +5\.00 +6\.0 +7 +8 +9\.5 +30\.0$/m);
+  assert.match(text, /^ours --parallel 2 +every kind +5\.00 +6\.0 +7 +8 +9\.5 +30\.0$/m);
 });

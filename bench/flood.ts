@@ -2,31 +2,44 @@
  * A hostile client for the bench's fairness scenario: it sends 1 MiB lines
  * back to back, as fast as the server takes them, reads its replies, and at
  * the end prints how many lines were answered. The lines are of one kind:
- * ASCII, valid non-ASCII text (`añañ…`), or a letter and an invalid byte
- * repeated (`a\xff…`), which costs a naive uppercaser one run per byte.
+ * ASCII, valid non-ASCII text (`añañ…`), a letter and an invalid byte
+ * repeated (`a\xff…`), which costs a naive uppercaser one run per byte, or
+ * `d`, combining marks of two classes, `n`, which a naive disconnect check
+ * normalises in quadratic time.
  *
- *   deno run --allow-net bench/flood.ts <port> <ascii|utf8|invalid> <seconds>
+ *   deno run --allow-net bench/flood.ts <port> <ascii|utf8|invalid|marks> <seconds>
  *
  * @module
  */
 
 /** The kinds of line it floods with. */
-export const FLOOD_KINDS = ["ascii", "utf8", "invalid"] as const;
+export const FLOOD_KINDS = ["ascii", "utf8", "invalid", "marks"] as const;
 
 /** One kind of {@linkcode FLOOD_KINDS}. */
 export type FloodKind = typeof FLOOD_KINDS[number];
 
 const LINE_BYTES = 1024 * 1024 - 1;
 
+const UNITS: Record<FloodKind, number[]> = {
+  ascii: [0x61],
+  utf8: [0x61, 0xc3, 0xb1], // "añ"
+  invalid: [0x61, 0xff], // "a", then a byte that is never UTF-8
+  marks: [0xcc, 0x81, 0xcc, 0x96], // U+0301 (class 230) and U+0316 (class 220)
+};
+
 /** One line of `kind`, newline included, 1 MiB in all. */
 export function floodLine(kind: FloodKind): Uint8Array {
-  const unit = kind === "ascii" ? [0x61] : kind === "utf8"
-    ? [0x61, 0xc3, 0xb1] // "añ"
-    : [0x61, 0xff]; // "a", then a byte that is never UTF-8
+  const unit = UNITS[kind];
   const line = new Uint8Array(LINE_BYTES + 1);
   for (let i = 0; i < LINE_BYTES; i++) line[i] = unit[i % unit.length];
   // A cut-off character at the end would be kept, not uppercased: end on a whole unit.
   line.fill(0x61, LINE_BYTES - (LINE_BYTES % unit.length), LINE_BYTES);
+  if (kind === "marks") {
+    // Starting with "d" and ending with "n", each line may be the command, and is decoded to tell.
+    line.fill(0x61, 0, unit.length);
+    line[0] = 0x64;
+    line[LINE_BYTES - 1] = 0x6e;
+  }
   line[LINE_BYTES] = 0x0a;
   return line;
 }

@@ -35,9 +35,16 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
  * ```
  */
 export function isDisconnectCommand(text: string): boolean {
-  const bare = text.trim().normalize("NFD").replace(/\p{M}/gu, "");
-  return bare.toUpperCase() === DISCONNECT_COMMAND;
+  // Marks go before normalising as well as after. Normalising orders a run of
+  // marks of mixed classes by insertion, in time quadratic in its length (50,000
+  // pairs: 3 s); without marks, what is left is short or is not the command.
+  const unmarked = text.trim().replace(MARKS, "");
+  // Neither normalising nor uppercasing shortens text; two code units a character at most.
+  if (unmarked.length > 2 * DISCONNECT_COMMAND.length) return false;
+  return unmarked.normalize("NFD").replace(MARKS, "").toUpperCase() === DISCONNECT_COMMAND;
 }
+
+const MARKS = /\p{M}/gu;
 
 const isAsciiSpace = (byte: number) => byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
 
@@ -53,7 +60,8 @@ export function isDisconnectMessage(bytes: Uint8Array, start: number, end: numbe
 /**
  * Cheap byte test that rules out almost every ordinary message before the full
  * check decodes it: once ASCII whitespace is skipped, the command can only
- * start with `D`, `d` or a non-ASCII byte (`Ď` and the like) and end likewise with `N`.
+ * start with `D`, `d` or a non-ASCII byte (`Ď` and the like) and end likewise
+ * with `N`, and it holds no more characters than the command.
  */
 function mayBeDisconnectCommand(bytes: Uint8Array, start: number, end: number): boolean {
   let first = start;
@@ -62,5 +70,25 @@ function mayBeDisconnectCommand(bytes: Uint8Array, start: number, end: number): 
   while (last > first && isAsciiSpace(bytes[last])) last--;
   if (first >= last) return false;
   const head = bytes[first] | 0x20, tail = bytes[last] | 0x20;
-  return (head === 0x64 || bytes[first] >= 0x80) && (tail === 0x6e || bytes[last] >= 0x80);
+  if (!(head === 0x64 || bytes[first] >= 0x80) || !(tail === 0x6e || bytes[last] >= 0x80)) {
+    return false;
+  }
+  let characters = 0;
+  for (let i = first; i <= last; i++) {
+    if (isSureCharacter(bytes[i]) && ++characters > DISCONNECT_COMMAND.length) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `byte` starts a character that rule 5 keeps as one at least: ASCII
+ * but not whitespace, or the lead byte of a character in a range with neither
+ * marks nor whitespace (U+00C0–U+02FF, U+0380–U+047F, U+4000–U+9FFF). Not
+ * valid UTF-8 there, it still decodes to one character (U+FFFD).
+ */
+function isSureCharacter(byte: number): boolean {
+  return byte < 0x80
+    ? !isAsciiSpace(byte)
+    : (byte >= 0xc3 && byte <= 0xcb) || (byte >= 0xce && byte <= 0xd1) ||
+      (byte >= 0xe4 && byte <= 0xe9);
 }

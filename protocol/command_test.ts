@@ -28,6 +28,8 @@ Deno.test("isDisconnectMessage recognises the command in any case, with accents 
     ["DESCONEXIONES", false],
     ["", false],
     ["D", false],
+    ["D\u0301\u0316\u0301\u0316ESCONEXIO\u0303N", true],
+    ["ñ".repeat(20), false],
   ];
   for (const [text, want] of table) {
     const bytes = encoder.encode(`xx${text}yy`);
@@ -36,11 +38,13 @@ Deno.test("isDisconnectMessage recognises the command in any case, with accents 
 });
 
 Deno.test("isDisconnectMessage agrees with isDisconnectCommand on any bytes", () => {
-  const pieces = ["DESCONEXION", "desconexión", " ", "\t", "\r", "Ď", "Ň", "N", "d", "x", "\u00a0"]
-    .map((piece) => encoder.encode(piece));
+  const pieces = [
+    ...["DESCONEXION", "desconexión", " ", "\t", "\r", "Ď", "Ň", "N", "d", "x", "\u00a0", "\u0085"],
+    ...["ñ", "Ω", "ж", "中", "\u0301", "\u0316", "\u3000", "ı", "ß"],
+  ].map((piece) => encoder.encode(piece));
   const bytesArbitrary = fc.array(
     fc.oneof(fc.constantFrom(...pieces), fc.uint8Array({ maxLength: 3 })),
-    { maxLength: 6 },
+    { maxLength: 16 },
   ).map((parts) => Uint8Array.from(parts.flatMap((part) => [...part])));
   fc.assert(
     fc.property(bytesArbitrary, (bytes) => {
@@ -48,6 +52,30 @@ Deno.test("isDisconnectMessage agrees with isDisconnectCommand on any bytes", ()
         isDisconnectMessage(bytes, 0, bytes.length),
         isDisconnectCommand(decoder.decode(bytes)),
       );
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+Deno.test("isDisconnectCommand agrees with its rule: trimmed, without accents, uppercased, it is DESCONEXION", () => {
+  const rule = (text: string) =>
+    text.trim().normalize("NFD").replace(/\p{M}/gu, "").toUpperCase() === DISCONNECT_COMMAND;
+  const characters = [
+    ..."DESCONEXIONdesconexion",
+    ...["ó", "Ď", "ı", "ſ", "ß", "ﬁ", "ΐ", "한", "𝐃", " ", "\t", "\u00a0", "\u3000", "\ufeff"],
+    ...["\u0301", "\u0316", "\u0323", "\u0303", "\u20dd", "\u0903"], // marks: Mn of three classes, Me, Mc
+  ];
+  const textArbitrary = fc.oneof(
+    fc.array(fc.constantFrom(...characters), { maxLength: 30 }).map((chars) => chars.join("")),
+    // The command with marks and whitespace strewn in.
+    fc.array(fc.constantFrom("", " ", "\u0301", "\u0316\u0301", "\u00a0"), {
+      minLength: 12,
+      maxLength: 12,
+    }).map((gaps) => gaps.map((gap, i) => gap + (DISCONNECT_COMMAND[i] ?? "")).join("")),
+  );
+  fc.assert(
+    fc.property(textArbitrary, (text) => {
+      assert.equal(isDisconnectCommand(text), rule(text), JSON.stringify(text));
     }),
     { numRuns: 5000 },
   );
