@@ -37,7 +37,7 @@
  * @module
  */
 
-import { copyUppercaseAscii, endsInsideCharacter, uppercaseUtf8 } from "./protocol/text.ts";
+import { concat, copyUppercaseAscii, endsInsideCharacter, uppercaseUtf8 } from "./protocol/text.ts";
 
 export { DISCONNECT_COMMAND, isDisconnectCommand } from "./protocol/command.ts";
 export { ERROR_LINES, errorLineKind, isErrorLine } from "./protocol/error_lines.ts";
@@ -92,7 +92,10 @@ export type Terminator = "\n" | "\r\n" | "";
 
 /** One framed message: its bytes without the terminator, and the terminator. */
 export interface Message {
-  /** The message's bytes. May be a view into the chunk given to `push`: copy it to keep it. */
+  /**
+   * The message's bytes, followed in their buffer by its terminator's. May be a view
+   * into the chunk given to `push`: copy it to keep it.
+   */
   bytes: Uint8Array;
   /** The terminator the message had; `""` when it ended by a pause or end of input. */
   terminator: Terminator;
@@ -214,6 +217,14 @@ export class MessageFramer {
   }
 
   /**
+   * The bytes of the unterminated message held so far, as a view: read them
+   * before the next {@linkcode push} or {@linkcode flush}, and do not change them.
+   */
+  get held(): Uint8Array {
+    return this.#pending.subarray(0, this.#pendingLength);
+  }
+
+  /**
    * Frames the messages that `chunk` completes.
    *
    * @param chunk The next bytes of the stream.
@@ -260,8 +271,9 @@ export class MessageFramer {
    */
   quietDelay(flushDelayMs: number): number | undefined {
     if (flushDelayMs <= 0 || this.#pendingLength === 0) return undefined;
-    const held = this.#pending.subarray(0, this.#pendingLength);
-    return endsInsideCharacter(held) ? flushDelayMs + INCOMPLETE_CHARACTER_GRACE_MS : flushDelayMs;
+    return endsInsideCharacter(this.held)
+      ? flushDelayMs + INCOMPLETE_CHARACTER_GRACE_MS
+      : flushDelayMs;
   }
 
   /**
@@ -296,12 +308,23 @@ export class MessageFramer {
   }
 
   #takePending(tail: Uint8Array): Uint8Array {
-    const line = new Uint8Array(this.#pendingLength + tail.length);
-    line.set(this.#pending.subarray(0, this.#pendingLength));
-    line.set(tail, this.#pendingLength);
+    const held = this.#pendingLength;
+    const length = held + tail.length;
     this.#pendingLength = 0;
-    // Keep a small buffer for the next partial message; give a large one back.
-    if (this.#pending.length > RETAINED_PENDING_BYTES) this.#pending = EMPTY;
+    // A small buffer is kept for the next partial message. A large one is not:
+    // when the tail fits in it, it becomes this message, with no copy.
+    if (this.#pending.length > RETAINED_PENDING_BYTES) {
+      const pending = this.#pending;
+      this.#pending = EMPTY;
+      if (length <= pending.length) {
+        pending.set(tail, held);
+        return pending.subarray(0, length);
+      }
+      return concat([pending.subarray(0, held), tail]);
+    }
+    const line = new Uint8Array(length);
+    line.set(this.#pending.subarray(0, held));
+    line.set(tail, held);
     return line;
   }
 

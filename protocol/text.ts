@@ -114,10 +114,19 @@ function zeroBytes(x: number): number {
 
 /** Whether `bytes` end partway through a well-formed UTF-8 sequence. */
 export function endsInsideCharacter(bytes: Uint8Array): boolean {
-  for (let start = Math.max(0, bytes.length - 3); start < bytes.length; start++) {
-    if (sequenceLength(bytes, start, bytes.length) === -1) return true;
+  return wholeCharactersEnd(bytes, bytes.length) < bytes.length;
+}
+
+/**
+ * Where the bytes `bytes[0..end)` stop holding whole characters: `end`, or
+ * the start of a well-formed UTF-8 sequence that `end` cuts off. Invalid
+ * bytes count as whole: they stay invalid whatever follows.
+ */
+export function wholeCharactersEnd(bytes: Uint8Array, end: number): number {
+  for (let start = Math.max(0, end - 3); start < end; start++) {
+    if (sequenceLength(bytes, start, end) === -1) return start;
   }
-  return false;
+  return end;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   sequenceLength,
   uppercaseAsciiInPlace,
   uppercaseUtf8,
+  wholeCharactersEnd,
 } from "./text.ts";
 
 const encoder = new TextEncoder();
@@ -176,4 +177,18 @@ Deno.test("uppercaseAsciiInPlace uppercases like a byte loop at any alignment, a
     ),
     { numRuns: 3000 },
   );
+});
+
+Deno.test("wholeCharactersEnd stops before a character cut off, and not before invalid bytes", () => {
+  const table: [number[], number, number][] = [
+    [[...encoder.encode("añ")], 3, 3],
+    [[...encoder.encode("añ")], 2, 1],
+    [[0x61, 0xf0, 0x9f, 0x99], 4, 1],
+    [[0x61, 0xff], 2, 2],
+    [[0xe2, 0x82, 0xac, 0x0d], 3, 3],
+    [[], 0, 0],
+  ];
+  for (const [bytes, end, want] of table) {
+    assert.equal(wholeCharactersEnd(Uint8Array.from(bytes), end), want, String(bytes));
+  }
 });

@@ -14,14 +14,36 @@ import {
   uppercaseReply,
 } from "../protocol.ts";
 import { DISCONNECT_MARK, isDisconnectMessage } from "../protocol/command.ts";
-import { concat, copyUppercaseAscii, uppercaseAsciiInPlace } from "../protocol/text.ts";
+import {
+  concat,
+  copyUppercaseAscii,
+  uppercaseAsciiInPlace,
+  uppercaseUtf8,
+  wholeCharactersEnd,
+} from "../protocol/text.ts";
 
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
+// A byte no ASCII text holds, for uppercaseAsciiInPlace to look for in vain.
+const NO_MARK = 0x80;
 // From this size, a chunk is uppercased whole first: below it, making the
 // 32-bit view costs more than it saves.
 const WHOLE_CHUNK_BYTES = 256;
+const CR = 0x0d;
 const encoder = new TextEncoder();
+
+/** Options of a {@linkcode ServerConversation}. */
+export interface ConversationOptions extends FramingOptions {
+  /**
+   * How many bytes of a message still unterminated are uppercased at a time,
+   * as they arrive, rather than all at its end: a long message then costs the
+   * server many short pieces of work, not one long one, so that it can let
+   * other connections in between.
+   *
+   * @default {65536}
+   */
+  pieceBytes?: number;
+}
 
 /** Why a {@linkcode ServerConversation} wants its connection closed, in words. */
 export type ConversationEnd = "disconnect command" | "message too long" | "end of input";
@@ -51,12 +73,20 @@ export interface Turn {
  */
 export class ServerConversation {
   readonly #framer: MessageFramer;
+  readonly #pieceBytes: number;
   #closed = false;
   #messages = 0;
+  // An unterminated message is uppercased ahead of its end: its held bytes up to
+  // #asciiBytes are ASCII, uppercased where they lie; from there up to
+  // #headBytes, the pieces in #head stand for them.
+  #asciiBytes = 0;
+  #head: Uint8Array[] = [];
+  #headBytes = 0;
 
   /** Starts a conversation with the given limit. */
-  constructor(options: FramingOptions = {}) {
+  constructor(options: ConversationOptions = {}) {
     this.#framer = new MessageFramer(options);
+    this.#pieceBytes = options.pieceBytes ?? 65_536;
   }
 
   /** How many messages have been answered: the disconnect command is not one, nor a line over the limit. */
@@ -75,6 +105,12 @@ export class ServerConversation {
    */
   receiveInPlace(chunk: Uint8Array): Turn {
     if (this.#closed) return { reply: EMPTY };
+    const turn = this.#receive(chunk);
+    this.#uppercaseHeld();
+    return turn;
+  }
+
+  #receive(chunk: Uint8Array): Turn {
     if (this.#framer.pendingBytes === 0) return this.#receiveLines(chunk);
     // A line cut by the last read ends in this one, as in most reads of pipelined
     // traffic: only that line needs the framer; the lines after it take the fast path.
@@ -146,6 +182,46 @@ export class ServerConversation {
     return this.#closed ? undefined : this.#framer.quietDelay(flushDelayMs);
   }
 
+  /**
+   * Uppercases the held bytes of an unterminated message once a piece of them
+   * is waiting, up to a final CR (which may begin the terminator) or a
+   * character cut off. ASCII is uppercased where it lies, which changes neither
+   * framing nor the disconnect command; other text goes into new arrays, and
+   * the held bytes stay, for the command to be judged on the whole message.
+   */
+  #uppercaseHeld(): void {
+    if (this.#framer.pendingBytes - this.#headBytes < this.#pieceBytes) return;
+    const held = this.#framer.held;
+    const end = wholeCharactersEnd(
+      held,
+      held[held.length - 1] === CR ? held.length - 1 : held.length,
+    );
+    const piece = held.subarray(this.#headBytes, end);
+    // NO_MARK: a held piece has no line to recognise, only letters to uppercase.
+    if (uppercaseAsciiInPlace(piece, NO_MARK) < 0) this.#head.push(uppercaseUtf8(piece));
+    else if (this.#head.length === 0) this.#asciiBytes = end;
+    else this.#head.push(piece.slice());
+    this.#headBytes = end;
+  }
+
+  /** The reply to `message`, whose first bytes may be uppercased already. */
+  #reply(message: Message): Uint8Array {
+    if (this.#headBytes === 0) return uppercaseReply(message);
+    const { bytes, terminator } = message;
+    const rest = bytes.subarray(this.#headBytes);
+    let reply;
+    if (this.#head.length === 0 && uppercaseAsciiInPlace(rest, NO_MARK) >= 0) {
+      // All ASCII, now uppercased where it lies: the reply is the message and its terminator.
+      reply = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length + terminator.length);
+    } else {
+      const restReply = uppercaseReply({ bytes: rest, terminator });
+      reply = concat([bytes.subarray(0, this.#asciiBytes), ...this.#head, restReply]);
+    }
+    this.#asciiBytes = this.#headBytes = 0;
+    this.#head = [];
+    return reply;
+  }
+
   #answer(messages: Message[]): Turn {
     const replies: Uint8Array[] = [];
     for (const message of messages) {
@@ -153,7 +229,7 @@ export class ServerConversation {
         return this.#close(replies, "disconnect command");
       }
       this.#messages++;
-      replies.push(uppercaseReply(message));
+      replies.push(this.#reply(message));
     }
     if (this.#framer.exceeded) {
       replies.push(
@@ -166,6 +242,7 @@ export class ServerConversation {
 
   #close(replies: Uint8Array[], reason: ConversationEnd): Turn {
     this.#closed = true;
+    this.#head = [];
     return { reply: concat(replies), close: reason };
   }
 }

@@ -85,7 +85,12 @@ Deno.test("ServerConversation gives the same replies for any chunking of any byt
 });
 
 /** Asserts that a conversation over `stream`, cut at `cuts`, does what the rules say, one by one. */
-function assertFollowsTheRules(stream: Uint8Array, cuts: number[], limit: number): void {
+function assertFollowsTheRules(
+  stream: Uint8Array,
+  cuts: number[],
+  limit: number,
+  pieceBytes?: number,
+): void {
   const { messages, exceeded } = referenceFrames(stream, limit);
   const want: number[] = [];
   let close = exceeded ? "message too long" : "end of input";
@@ -101,7 +106,7 @@ function assertFollowsTheRules(stream: Uint8Array, cuts: number[], limit: number
   if (close === "message too long") {
     want.push(...bytes(`ERROR message too long (limit ${limit} bytes)\n`));
   }
-  const got = converse(chunked(stream, cuts), { maxMessageBytes: limit });
+  const got = converse(chunked(stream, cuts), { maxMessageBytes: limit, pieceBytes });
   assert.deepEqual([got.bytes, got.close], [want, close]);
   assert.equal(got.conversation.messages, answered, "messages counts the lines answered");
 }
@@ -112,4 +117,25 @@ Deno.test("ServerConversation answers every byte stream as the rules say, fast p
 
 Deno.test("ServerConversation answers long chunks as the rules say, whole-chunk path included", () => {
   forAnyLongStream(assertFollowsTheRules);
+});
+
+Deno.test("ServerConversation answers as the rules say when it uppercases held bytes in pieces", () => {
+  const inPieces = (stream: Uint8Array, cuts: number[], limit: number) => {
+    for (const pieceBytes of [1, 2, 3, 7]) assertFollowsTheRules(stream, cuts, limit, pieceBytes);
+  };
+  forAnyStream(inPieces, 1000);
+  forAnyLongStream(inPieces, 200);
+});
+
+Deno.test("ServerConversation judges a long message as the disconnect command on all of its bytes", () => {
+  const padding = " ".repeat(200_000);
+  const command = bytes(`${padding}Desconexión${padding}\n`);
+  const got = converse(chunked(command, [65_536, 131_072, 300_000]), { maxMessageBytes: 500_000 });
+  assert.deepEqual([got.written, got.close], ["", "disconnect command"]);
+});
+
+Deno.test("ServerConversation answers a long message whose last bytes alone are the command", () => {
+  const line = `${"ñ".repeat(40_000)}desconexion\n`;
+  const got = converse(chunked(bytes(line), [70_000, 80_000]), { pieceBytes: 1024 });
+  assert.deepEqual([got.written, got.close], [line.toUpperCase(), "end of input"]);
 });
