@@ -8,16 +8,16 @@
 /** The message that asks the server to close the connection. */
 export const DISCONNECT_COMMAND = "DESCONEXION";
 
+const COMMAND_BYTES = new TextEncoder().encode(DISCONNECT_COMMAND);
 /**
- * A byte that every ASCII spelling of the command holds once uppercased: its
- * `X`, the rarest of its letters in ordinary text. So a run of ASCII lines,
- * uppercased, that holds no `X` holds no disconnect command, and the server
- * may answer it without looking at each line (the whole-chunk pass of
- * `server/conversation.ts`).
+ * How far the search of {@linkcode mayHoldDisconnectCommand} may move on
+ * after a window whose last byte is the index (Horspool's table): the
+ * command's length for a byte not in it, less for its letters.
  */
-export const DISCONNECT_MARK: number = DISCONNECT_COMMAND.charCodeAt(
-  DISCONNECT_COMMAND.indexOf("X"),
-);
+const SKIP = new Uint8Array(256).fill(COMMAND_BYTES.length);
+for (let i = 0; i < COMMAND_BYTES.length - 1; i++) {
+  SKIP[COMMAND_BYTES[i]] = COMMAND_BYTES.length - 1 - i;
+}
 
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -47,6 +47,35 @@ export function isDisconnectCommand(text: string): boolean {
 const MARKS = /\p{M}/gu;
 
 const isAsciiSpace = (byte: number) => byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+
+/**
+ * Whether some line of `uppercasedAscii`, ASCII text already uppercased, may
+ * be the disconnect command: whether `DESCONEXION` stands anywhere in it. An
+ * ASCII line that is the command holds it, as trimming is all that rule 5
+ * can do to ASCII. So the server may answer a chunk of ASCII lines whole when
+ * this is false (the whole-chunk pass of `server/conversation.ts`). The search
+ * looks at about one byte in nine of ordinary text.
+ *
+ * @example A chunk with no command in it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mayHoldDisconnectCommand } from "./command.ts";
+ *
+ * const encoder = new TextEncoder();
+ * assert(!mayHoldDisconnectCommand(encoder.encode("EXTRA\nDESCONEXIO\nN\n")));
+ * assert(mayHoldDisconnectCommand(encoder.encode("HOLA\n DESCONEXION\n")));
+ * ```
+ */
+export function mayHoldDisconnectCommand(uppercasedAscii: Uint8Array): boolean {
+  const bytes = uppercasedAscii;
+  const last = COMMAND_BYTES.length - 1;
+  for (let end = last; end < bytes.length; end += SKIP[bytes[end]]) {
+    let i = 0;
+    while (i <= last && bytes[end - i] === COMMAND_BYTES[last - i]) i++;
+    if (i > last) return true;
+  }
+  return false;
+}
 
 /**
  * Rule 5 on the bytes `bytes[start..end)`, decoding them only when a cheap test

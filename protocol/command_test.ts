@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   DISCONNECT_COMMAND,
-  DISCONNECT_MARK,
   isDisconnectCommand,
   isDisconnectMessage,
+  mayHoldDisconnectCommand,
 } from "./command.ts";
 
 const encoder = new TextEncoder();
@@ -81,29 +81,35 @@ Deno.test("isDisconnectCommand agrees with its rule: trimmed, without accents, u
   );
 });
 
-Deno.test("DISCONNECT_MARK is in every ASCII spelling of the command, once uppercased", () => {
-  const mark = String.fromCharCode(DISCONNECT_MARK);
-  // Spellings near the command: each letter in either case, maybe one letter left out, whitespace around.
-  const spelling = fc.record({
-    lower: fc.array(fc.boolean(), { minLength: 11, maxLength: 11 }),
-    dropped: fc.option(fc.nat(10)),
-    before: fc.constantFrom("", " ", "\t", "\r\n"),
-    after: fc.constantFrom("", " ", "\n"),
-  }).map(({ lower, dropped, before, after }) =>
-    before + [...DISCONNECT_COMMAND]
-      .map((c, i) => i === dropped ? "" : lower[i] ? c.toLowerCase() : c)
-      .join("") +
-    after
+Deno.test("mayHoldDisconnectCommand is true for any ASCII lines, uppercased, of which one is the command", () => {
+  // Lines near the command: each letter in either case, maybe one left out, whitespace
+  // around, among other lines with Xs in them.
+  const line = fc.oneof(
+    fc.record({
+      lower: fc.array(fc.boolean(), { minLength: 11, maxLength: 11 }),
+      dropped: fc.option(fc.nat(10)),
+      before: fc.constantFrom("", " ", "\t", "\r"),
+      after: fc.constantFrom("", " ", "\r"),
+    }).map(({ lower, dropped, before, after }) =>
+      before + [...DISCONNECT_COMMAND]
+        .map((c, i) => i === dropped ? "" : lower[i] ? c.toLowerCase() : c)
+        .join("") +
+      after
+    ),
+    fc.stringMatching(/^[a-zX ]{0,20}$/),
   );
-  let commands = 0;
+  let commands = 0, others = 0;
   fc.assert(
-    fc.property(spelling, (text) => {
-      if (!isDisconnectCommand(text)) return;
-      commands++;
-      assert(text.toUpperCase().includes(mark), JSON.stringify(text));
+    fc.property(fc.array(line, { maxLength: 5 }), (lines) => {
+      const text = lines.join("\n").toUpperCase();
+      const holds = mayHoldDisconnectCommand(encoder.encode(text));
+      if (lines.some(isDisconnectCommand)) {
+        commands++;
+        assert(holds, JSON.stringify(text));
+      } else if (!holds) others++;
     }),
     { numRuns: 3000 },
   );
-  assert(commands > 0, "some spellings are the command");
-  assert(!isDisconnectCommand(DISCONNECT_COMMAND.replace(mark, "")), "without the mark, it is not");
+  assert(commands > 0 && others > 0, "both kinds of chunk were tried");
+  assert(!mayHoldDisconnectCommand(encoder.encode("DESCONEXIO\nN")), "the command's bytes, split");
 });

@@ -64,21 +64,15 @@ export function sequenceLength(bytes: Uint8Array, start: number, end: number): n
  * afterwards, with the same result.
  *
  * @param bytes The bytes, changed in place.
- * @param mark A byte that, once the letters are capitals, makes the bytes
- *   worth a closer look (such as a letter of a command).
- * @returns How many `\n` the bytes hold, or -1 when they are not all ASCII or
- *   hold `mark`.
+ * @returns How many `\n` the bytes hold, or -1 when they are not all ASCII.
  */
-export function uppercaseAsciiInPlace(bytes: Uint8Array, mark: number): number {
-  let i = 0, seen = 0, marked = 0, newlines = 0;
-  const marks = mark * 0x01010101;
+export function uppercaseAsciiInPlace(bytes: Uint8Array): number {
+  let i = 0, seen = 0, newlines = 0;
   const byteByByte = (end: number) => {
     for (; i < end; i++) {
       const byte = bytes[i];
-      const upper = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
-      bytes[i] = upper;
+      bytes[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
       seen |= byte;
-      if (upper === mark) marked = 1;
       if (byte === 0x0a) newlines++;
     }
   };
@@ -95,16 +89,14 @@ export function uppercaseAsciiInPlace(bytes: Uint8Array, mark: number): number {
       // uppercases it. `zeroBytes(x)` sets bit 7 where a byte of x is 0.
       const low7 = word & 0x7f7f7f7f;
       const lower = (low7 + 0x1f1f1f1f) & ~(low7 + 0x05050505) & ~word & 0x80808080;
-      const upper = word ^ (lower >>> 2);
-      view[w] = upper;
-      marked |= zeroBytes(upper ^ marks);
+      view[w] = word ^ (lower >>> 2);
       const newline = zeroBytes(word ^ 0x0a0a0a0a);
       if (newline !== 0) newlines += Math.imul(newline >>> 7, 0x01010101) >>> 24;
     }
     i += words * 4;
   }
   byteByByte(bytes.length);
-  return (seen & 0x80808080) === 0 && marked === 0 ? newlines : -1;
+  return (seen & 0x80808080) === 0 ? newlines : -1;
 }
 
 /** Bit 7 of each byte of the result is set where that byte of `x` is 0. */
@@ -187,7 +179,7 @@ export function uppercaseUtf8(bytes: Uint8Array): Uint8Array {
       for (let next; runEnd < end && (next = sequenceLength(bytes, runEnd, end)) > 0;) {
         runEnd += next;
       }
-      out.append(uppercaseText(bytes.subarray(i, runEnd)));
+      out.appendText(decoder.decode(bytes.subarray(i, runEnd)).toUpperCase());
       i = runEnd;
     }
   }
@@ -237,6 +229,18 @@ class ByteWriter {
     } else {
       this.#buffer.set(bytes, this.#length);
       this.#length += bytes.length;
+    }
+  }
+
+  /** Writes `text` in UTF-8 straight into the buffer, growing it if need be. */
+  appendText(text: string): void {
+    const { read, written } = encoder.encodeInto(text, this.#buffer.subarray(this.#length));
+    this.#length += written;
+    if (read < text.length) {
+      const rest = text.slice(read);
+      // At most three bytes for each UTF-16 code unit.
+      this.#grow(rest.length * 3);
+      this.#length += encoder.encodeInto(rest, this.#buffer.subarray(this.#length)).written;
     }
   }
 

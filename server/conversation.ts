@@ -13,7 +13,7 @@ import {
   MessageFramer,
   uppercaseReply,
 } from "../protocol.ts";
-import { DISCONNECT_MARK, isDisconnectMessage } from "../protocol/command.ts";
+import { isDisconnectMessage, mayHoldDisconnectCommand } from "../protocol/command.ts";
 import {
   concat,
   copyUppercaseAscii,
@@ -24,8 +24,6 @@ import {
 
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
-// A byte no ASCII text holds, for uppercaseAsciiInPlace to look for in vain.
-const NO_MARK = 0x80;
 // From this size, a chunk is uppercased whole first: below it, making the
 // 32-bit view costs more than it saves.
 const WHOLE_CHUNK_BYTES = 256;
@@ -131,15 +129,14 @@ export class ServerConversation {
     // partly uppercased, which changes nothing: uppercasing goes character by
     // character and leaves capitals as they are, and the command ignores case.
     // A large chunk is uppercased in one pass, four bytes at a time. If it is
-    // all ASCII with no DISCONNECT_MARK (so no line can be the command) and
-    // no longer than the limit (so no line in it can be over the limit), its
-    // lines need no scanning: their replies are the chunk up to
-    // its last newline, as it now stands.
+    // all ASCII, no longer than the limit (so no line in it can be over the
+    // limit), and no line in it may be the command, its lines need no
+    // scanning: their replies are the chunk up to its last newline, as it now stands.
     const scanner = this.#framer.scanner;
     const newlines = chunk.length >= WHOLE_CHUNK_BYTES && chunk.length <= scanner.maxMessageBytes
-      ? uppercaseAsciiInPlace(chunk, DISCONNECT_MARK)
+      ? uppercaseAsciiInPlace(chunk)
       : -1;
-    if (newlines >= 0) {
+    if (newlines >= 0 && !mayHoldDisconnectCommand(chunk)) {
       const end = chunk.lastIndexOf(LF) + 1;
       this.#messages += newlines;
       if (end < chunk.length) this.#framer.push(chunk.subarray(end));
@@ -156,8 +153,21 @@ export class ServerConversation {
       start = scanner.next;
     }
     if (start === chunk.length) return { reply: chunk.subarray(0, start) };
-    const rest = this.#answer(this.#framer.push(chunk.subarray(start)));
-    return { reply: concat([chunk.subarray(0, start), rest.reply]), close: rest.close };
+    // The lines after, not all ASCII, are uppercased together in one pass, from
+    // their first byte to the last one's terminator: a character never spans a
+    // newline, so that is every reply in turn. The first line over the limit or
+    // that may be the command, and what follows it, take the framer's path.
+    let end = start;
+    while (
+      scanner.scan(chunk, end) === "line" && !isDisconnectMessage(chunk, end, scanner.bodyEnd)
+    ) {
+      this.#messages++;
+      end = scanner.next;
+    }
+    const replies = [chunk.subarray(0, start), uppercaseUtf8(chunk.subarray(start, end))];
+    if (end === chunk.length) return { reply: concat(replies) };
+    const rest = this.#answer(this.#framer.push(chunk.subarray(end)));
+    return { reply: concat([...replies, rest.reply]), close: rest.close };
   }
 
   /**
@@ -197,8 +207,7 @@ export class ServerConversation {
       held[held.length - 1] === CR ? held.length - 1 : held.length,
     );
     const piece = held.subarray(this.#headBytes, end);
-    // NO_MARK: a held piece has no line to recognise, only letters to uppercase.
-    if (uppercaseAsciiInPlace(piece, NO_MARK) < 0) this.#head.push(uppercaseUtf8(piece));
+    if (uppercaseAsciiInPlace(piece) < 0) this.#head.push(uppercaseUtf8(piece));
     else if (this.#head.length === 0) this.#asciiBytes = end;
     else this.#head.push(piece.slice());
     this.#headBytes = end;
@@ -210,7 +219,7 @@ export class ServerConversation {
     const { bytes, terminator } = message;
     const rest = bytes.subarray(this.#headBytes);
     let reply;
-    if (this.#head.length === 0 && uppercaseAsciiInPlace(rest, NO_MARK) >= 0) {
+    if (this.#head.length === 0 && uppercaseAsciiInPlace(rest) >= 0) {
       // All ASCII, now uppercased where it lies: the reply is the message and its terminator.
       reply = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length + terminator.length);
     } else {
