@@ -9,6 +9,8 @@
 export const DISCONNECT_COMMAND = "DESCONEXION";
 
 const COMMAND_BYTES = new TextEncoder().encode(DISCONNECT_COMMAND);
+const MARK_AT = DISCONNECT_COMMAND.indexOf("X");
+const MARK = COMMAND_BYTES[MARK_AT];
 /**
  * How far the search of {@linkcode mayHoldDisconnectCommand} may move on
  * after a window whose last byte is the index (Horspool's table): the
@@ -53,8 +55,9 @@ const isAsciiSpace = (byte: number) => byte === 0x20 || (byte >= 0x09 && byte <=
  * be the disconnect command: whether `DESCONEXION` stands anywhere in it. An
  * ASCII line that is the command holds it, as trimming is all that rule 5
  * can do to ASCII. So the server may answer a chunk of ASCII lines whole when
- * this is false (the whole-chunk pass of `server/conversation.ts`). The search
- * looks at about one byte in nine of ordinary text.
+ * this is false (the whole-chunk pass of `server/conversation.ts`). It looks
+ * for an `X` first, then searches from there with Horspool's rule, which looks
+ * at about one byte in nine of random letters.
  *
  * @example A chunk with no command in it
  * ```ts
@@ -69,7 +72,11 @@ const isAsciiSpace = (byte: number) => byte === 0x20 || (byte >= 0x09 && byte <=
 export function mayHoldDisconnectCommand(uppercasedAscii: Uint8Array): boolean {
   const bytes = uppercasedAscii;
   const last = COMMAND_BYTES.length - 1;
-  for (let end = last; end < bytes.length; end += SKIP[bytes[end]]) {
+  // The command's X, rare in ordinary text, is looked for first, natively: a
+  // chunk without one is done with, and otherwise the search starts there.
+  const x = bytes.indexOf(MARK, MARK_AT);
+  if (x === -1) return false;
+  for (let end = x - MARK_AT + last; end < bytes.length; end += SKIP[bytes[end]]) {
     let i = 0;
     while (i <= last && bytes[end - i] === COMMAND_BYTES[last - i]) i++;
     if (i > last) return true;

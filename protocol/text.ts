@@ -67,41 +67,50 @@ export function sequenceLength(bytes: Uint8Array, start: number, end: number): n
  * @returns How many `\n` the bytes hold, or -1 when they are not all ASCII.
  */
 export function uppercaseAsciiInPlace(bytes: Uint8Array): number {
-  let i = 0, seen = 0, newlines = 0;
-  const byteByByte = (end: number) => {
-    for (; i < end; i++) {
-      const byte = bytes[i];
-      bytes[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
-      seen |= byte;
-      if (byte === 0x0a) newlines++;
-    }
-  };
-  // Byte by byte up to a 4-byte boundary, as an Int32Array view needs one.
-  byteByByte(Math.min(bytes.length, (4 - (bytes.byteOffset % 4)) % 4));
-  const words = (bytes.length - i) >>> 2;
-  if (words > 0) {
-    const view = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
-    for (let w = 0; w < words; w++) {
-      const word = view[w];
-      seen |= word;
-      // Per byte, without carries between bytes: bit 7 of `lower` is set where
-      // the byte is from 0x61 ('a') to 0x7a ('z'); clearing bit 5 there
-      // uppercases it. `zeroBytes(x)` sets bit 7 where a byte of x is 0.
-      const low7 = word & 0x7f7f7f7f;
-      const lower = (low7 + 0x1f1f1f1f) & ~(low7 + 0x05050505) & ~word & 0x80808080;
-      view[w] = word ^ (lower >>> 2);
-      const newline = zeroBytes(word ^ 0x0a0a0a0a);
-      if (newline !== 0) newlines += Math.imul(newline >>> 7, 0x01010101) >>> 24;
-    }
-    i += words * 4;
-  }
-  byteByByte(bytes.length);
-  return (seen & 0x80808080) === 0 ? newlines : -1;
+  // Byte by byte up to a 4-byte boundary, as an Int32Array view needs one,
+  // then by words, then the last bytes. Each part is a plain function: the
+  // server runs V8 with --optimize-for-size, which inlines little.
+  const head = Math.min(bytes.length, (4 - (bytes.byteOffset % 4)) % 4);
+  const words = (bytes.length - head) >>> 2;
+  const tail = head + words * 4;
+  const first = uppercaseBytes(bytes, 0, head);
+  const middle = words > 0
+    ? uppercaseWords(new Int32Array(bytes.buffer, bytes.byteOffset + head, words), words)
+    : 0;
+  const last = uppercaseBytes(bytes, tail, bytes.length);
+  return first < 0 || middle < 0 || last < 0 ? -1 : first + middle + last;
 }
 
-/** Bit 7 of each byte of the result is set where that byte of `x` is 0. */
-function zeroBytes(x: number): number {
-  return ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
+/** {@linkcode uppercaseAsciiInPlace} on `bytes[start..end)`, a byte at a time. */
+function uppercaseBytes(bytes: Uint8Array, start: number, end: number): number {
+  let seen = 0, newlines = 0;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i];
+    bytes[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
+    seen |= byte;
+    if (byte === 0x0a) newlines++;
+  }
+  return seen < 0x80 ? newlines : -1;
+}
+
+/** {@linkcode uppercaseAsciiInPlace} on whole words of four bytes. */
+function uppercaseWords(view: Int32Array, words: number): number {
+  let seen = 0, newlines = 0;
+  for (let w = 0; w < words; w++) {
+    const word = view[w];
+    seen |= word;
+    // Per byte, without carries between bytes: bit 7 of `lower` is set where
+    // the byte is from 0x61 ('a') to 0x7a ('z'); clearing bit 5 there
+    // uppercases it. Likewise bit 7 of `newline` is set where the byte is
+    // 0x0a: where `word ^ 0x0a0a0a0a` has a zero byte.
+    const low7 = word & 0x7f7f7f7f;
+    const lower = (low7 + 0x1f1f1f1f) & ~(low7 + 0x05050505) & ~word & 0x80808080;
+    view[w] = word ^ (lower >>> 2);
+    const lf = word ^ 0x0a0a0a0a;
+    const newline = ~(((lf & 0x7f7f7f7f) + 0x7f7f7f7f) | lf) & 0x80808080;
+    if (newline !== 0) newlines += Math.imul(newline >>> 7, 0x01010101) >>> 24;
+  }
+  return (seen & 0x80808080) === 0 ? newlines : -1;
 }
 
 /** Whether `bytes` end partway through a well-formed UTF-8 sequence. */
