@@ -19,9 +19,9 @@
  */
 
 import { replyLimit } from "./protocol.ts";
-import { readCommandLine } from "./cli.ts";
+import { readCommandLine } from "./cli/flags.ts";
 import { giveUpReading, readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
-import { formatAddress } from "./io.ts";
+import { formatAddress } from "./io/socket.ts";
 import { CLIENT_COMMAND_LINE } from "./client/command_line.ts";
 import { Link } from "./client/link.ts";
 import { Pipeline } from "./client/pipeline.ts";

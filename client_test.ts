@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { EXIT, runClient } from "./client.ts";
-import { runPipelineClient, startServer, textStream } from "./test_helpers.ts";
+import { runPipelineClient, startServer, textStream } from "./testing/helpers.ts";
 
 Deno.test("client reports an ERROR line from the server and exits 5", async () => {
   await using server = startServer({ maxMessageBytes: 8 });

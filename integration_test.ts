@@ -16,7 +16,7 @@ import {
   roundTripsFromManyClients,
   runPipelineClient,
   startServer,
-} from "./test_helpers.ts";
+} from "./testing/helpers.ts";
 import { EXIT, runClient } from "./client.ts";
 
 Deno.test("manual test 1: hola servidor comes back as HOLA SERVIDOR", async () => {

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { chunked, forAnyStream, referenceFrames } from "./protocol_testing.ts";
+import { chunked, forAnyStream, referenceFrames } from "./testing/byte_streams.ts";
 import {
   DEFAULT_FLUSH_DELAY_MS,
   ERROR_LINES,

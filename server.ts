@@ -13,7 +13,7 @@
  * @module
  */
 
-import { readCommandLine } from "./cli.ts";
+import { readCommandLine } from "./cli/flags.ts";
 import { EXIT } from "./cli/exit_status.ts";
 import { readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
 import type { UppercaseServer } from "./server/accept_loop.ts";

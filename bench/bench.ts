@@ -20,7 +20,7 @@ import {
   parseFlags,
   reportUsageError,
   UsageError,
-} from "../cli.ts";
+} from "../cli/flags.ts";
 import { compileNative } from "./native.ts";
 import { renderChart, renderTable, type Results } from "./report.ts";
 import {

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { readFlags } from "./bench.ts";
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../cli/flags.ts";
 
 Deno.test("readFlags fills in 3 s, 3 rounds and port 5000, and --quick makes it 1 s and 1 round", () => {
   const defaults = readFlags([]);

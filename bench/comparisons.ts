@@ -24,7 +24,7 @@ import {
   startServer,
 } from "./servers.ts";
 import type { Comparison, WorkerMemory } from "./report.ts";
-import { makeTestCertificates } from "../test_certificates.ts";
+import { makeTestCertificates } from "../testing/certificates.ts";
 
 /** One way to run our server in a comparison. */
 interface Variant {

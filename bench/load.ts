@@ -8,7 +8,7 @@
  */
 
 import process from "node:process";
-import { closeQuietly, writeAll } from "../io.ts";
+import { closeQuietly, writeAll } from "../io/socket.ts";
 
 /** Where the server under test listens. */
 export interface Target {

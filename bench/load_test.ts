@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { echoingServer, startServer } from "../test_helpers.ts";
+import { echoingServer, startServer } from "../testing/helpers.ts";
 import { check, idle, LINE, pingPong, pipelined, ReplyMismatch } from "./load.ts";
 
 const SHORT_RUN = { warmupSeconds: 0, seconds: 0.2 };

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { driver, loadScenario, measure, measureTogether } from "./measure.ts";
-import { startServer } from "../test_helpers.ts";
+import { startServer } from "../testing/helpers.ts";
 import type { Measurement } from "./load.ts";
 
 const SHORT_RUN = { warmupSeconds: 0, seconds: 0.2 };

@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { canRun, echoingServer, Peer, startServer, warnIfMissing } from "../test_helpers.ts";
+import { canRun, echoingServer, Peer, startServer, warnIfMissing } from "../testing/helpers.ts";
 import { compileNative, type NativePrograms, runNative } from "./native.ts";
 import { ReplyMismatch } from "./load.ts";
 

@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
-import { canRun, Peer, warnIfMissing } from "../test_helpers.ts";
+import { canRun, Peer, warnIfMissing } from "../testing/helpers.ts";
 import { BASELINES, ourServerCommand, startServer } from "./servers.ts";
 
 const available = { deno: await canRun("deno", ["--version"]) };

@@ -1,6 +1,6 @@
 /**
  * The client's command line: its flags, its `--help` text, and the server and
- * limit the flags give. `client.ts` runs it with `cli.ts`'s `readCommandLine`.
+ * limit the flags give. `client.ts` runs it with `cli/flags.ts`'s `readCommandLine`.
  *
  * @module
  */
@@ -13,7 +13,7 @@ import {
   integerFlag,
   messageLimitFlag,
   UsageError,
-} from "../cli.ts";
+} from "../cli/flags.ts";
 import {
   type ClientOptions,
   DEFAULT_CONNECT_TIMEOUT_MS,

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { CLIENT_COMMAND_LINE } from "./command_line.ts";
-import { parseFlags, UsageError } from "../cli.ts";
+import { parseFlags, UsageError } from "../cli/flags.ts";
 
 /** The server and limit the command line `args` gives. */
 const parseClientArgs = (args: string[]) =>

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeNetworkError, formatAddress, TIMED_OUT, withTimeout } from "../io.ts";
+import { describeNetworkError, formatAddress, TIMED_OUT, withTimeout } from "../io/socket.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { SessionEnd } from "./session.ts";
 

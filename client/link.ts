@@ -24,7 +24,7 @@ import {
   TIMED_OUT,
   withTimeout,
   writeAll,
-} from "../io.ts";
+} from "../io/socket.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { CannotConnect, connect, type ServerAddress } from "./connect.ts";
 import { type ReplyFraming, ReplyStream } from "./replies.ts";

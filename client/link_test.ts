@@ -18,7 +18,7 @@ import {
 } from "./link.ts";
 import { SessionEnd } from "./session.ts";
 import { EXIT } from "../cli/exit_status.ts";
-import { freePort, startServer } from "../test_helpers.ts";
+import { freePort, startServer } from "../testing/helpers.ts";
 
 const FRAMING = { maxReplyBytes: 1024, quietMs: 20 };
 const TIMEOUTS = { connectTimeoutMs: 5_000, replyTimeoutMs: 10_000 };

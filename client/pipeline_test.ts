@@ -17,7 +17,7 @@ import {
   keyboard,
   runPipelineClient,
   startServer,
-} from "../test_helpers.ts";
+} from "../testing/helpers.ts";
 
 Deno.test("client takes a reply that starts with ERROR for a reply when the message did too", async () => {
   await using server = startServer();

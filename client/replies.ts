@@ -6,7 +6,7 @@
  */
 
 import { type Message, MessageFramer } from "../protocol.ts";
-import { describeNetworkError, startRead, TIMED_OUT, withTimeout } from "../io.ts";
+import { describeNetworkError, startRead, TIMED_OUT, withTimeout } from "../io/socket.ts";
 
 /** Wakes everyone waiting, each time something happens. */
 export class Wakeup {

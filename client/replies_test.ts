@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { MAX_QUEUED_REPLY_BYTES, ReplyStream } from "./replies.ts";
-import { fakeServer } from "../test_helpers.ts";
-import { TIMED_OUT, withTimeout } from "../io.ts";
+import { fakeServer } from "../testing/helpers.ts";
+import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 

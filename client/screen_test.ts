@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { showControls } from "./screen.ts";
-import { TERMINAL_ATTACKS } from "../test_helpers.ts";
+import { TERMINAL_ATTACKS } from "../testing/helpers.ts";
 
 Deno.test("showControls makes every C0 control but TAB, DEL and every C1 control visible, and nothing else", () => {
   for (let code = 0; code <= 0xff; code++) {

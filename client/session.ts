@@ -1,13 +1,13 @@
 /**
  * What the client's two modes share: how a session ends (an exit status from
- * `cli.ts`'s table and a line for people), sending, disconnecting politely, and telling the server's
- * `ERROR` lines from replies.
+ * `cli/exit_status.ts`'s table and a line for people), sending, disconnecting
+ * politely, and telling the server's `ERROR` lines from replies.
  *
  * @module
  */
 
 import { DISCONNECT_COMMAND, errorLineKind, isErrorLine, type Message } from "../protocol.ts";
-import { withTimeout, writeAll } from "../io.ts";
+import { withTimeout, writeAll } from "../io/socket.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import type { ReplyStream } from "./replies.ts";
 

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { stripVTControlCharacters } from "node:util";
 import { type ClientOptions, EXIT, runClient } from "../client.ts";
-import { collector, fakeServer, keyboard, startServer } from "../test_helpers.ts";
+import { collector, fakeServer, keyboard, startServer } from "../testing/helpers.ts";
 
 /** Runs the client in terminal mode against `port`; returns its keyboard, screen and exit status. */
 function terminalSession(port: number, options: Partial<ClientOptions> = {}) {

@@ -15,7 +15,7 @@ import {
   TIMED_OUT,
   withTimeout,
   writeAll,
-} from "../io.ts";
+} from "../io/socket.ts";
 import { ERROR_LINES } from "../protocol.ts";
 import { type AcceptedConn, Connection, type ConnectionContext } from "./connection.ts";
 import { Logger } from "./log.ts";

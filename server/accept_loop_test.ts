@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import { AcceptLoop, type ConnectionSource, ServerFailedError } from "./accept_loop.ts";
 import { resolveSettings } from "./settings.ts";
-import { Peer, WaitableLog } from "../test_helpers.ts";
-import { TIMED_OUT, withTimeout } from "../io.ts";
+import { Peer, WaitableLog } from "../testing/helpers.ts";
+import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 
 /** An OS error as Deno reports one it has no class for: a plain Error with a code. */
 function rawError(code: string, message: string): Error {

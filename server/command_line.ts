@@ -1,7 +1,7 @@
 /**
  * The server's command line: its flags, its `--help` text, the `serve()`
  * options the flags give, and what to tell people when it cannot listen.
- * `server.ts` runs it with `cli.ts`'s `readCommandLine`.
+ * `server.ts` runs it with `cli/flags.ts`'s `readCommandLine`.
  *
  * @module
  */
@@ -20,7 +20,7 @@ import {
   integerFlag,
   messageLimitFlag,
   UsageError,
-} from "../cli.ts";
+} from "../cli/flags.ts";
 import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_TRUSTED_PROXIES,

@@ -14,7 +14,7 @@ import {
   SERVER_COMMAND_LINE,
   workerCount,
 } from "./command_line.ts";
-import { parseFlags, UsageError } from "../cli.ts";
+import { parseFlags, UsageError } from "../cli/flags.ts";
 
 /** The options the command line `args` gives `serve()`. */
 const readServerArgs = (args: string[]) =>

@@ -21,7 +21,7 @@ import {
   withTimeout,
   writeAll,
   WriteStalled,
-} from "../io.ts";
+} from "../io/socket.ts";
 import type { Settings } from "./settings.ts";
 import type { Logger } from "./log.ts";
 import type { CloseReason, ServerStats, StatsSnapshot } from "./stats.ts";

@@ -8,7 +8,12 @@
 
 import assert from "node:assert/strict";
 import { isDisconnectCommand, uppercaseReply } from "../protocol.ts";
-import { chunked, forAnyLongStream, forAnyStream, referenceFrames } from "../protocol_testing.ts";
+import {
+  chunked,
+  forAnyLongStream,
+  forAnyStream,
+  referenceFrames,
+} from "../testing/byte_streams.ts";
 import { ServerConversation } from "./conversation.ts";
 
 const encoder = new TextEncoder();

@@ -22,7 +22,14 @@
  * @module
  */
 
-import { closeGracefully, closeQuietly, sleep, TIMED_OUT, withTimeout, writeAll } from "../io.ts";
+import {
+  closeGracefully,
+  closeQuietly,
+  sleep,
+  TIMED_OUT,
+  withTimeout,
+  writeAll,
+} from "../io/socket.ts";
 import { acceptBackoff, classifyAcceptError } from "./accept_errors.ts";
 import type { TcpAddr } from "./accept_loop.ts";
 

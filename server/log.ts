@@ -7,7 +7,7 @@
  * @module
  */
 
-import { quantity } from "../io.ts";
+import { quantity } from "../io/socket.ts";
 import type { CloseReason, RefuseReason } from "./stats.ts";
 
 /** How log lines are written. */

@@ -18,7 +18,7 @@ import { SharedSlots } from "./slots.ts";
 import { addSnapshots, ServerStats, type StatsSnapshot } from "./stats.ts";
 import { ServerFailedError, STOP_GRACE_MS, type TcpAddr } from "./accept_loop.ts";
 import { resolveSettings, type ServeOptions } from "./settings.ts";
-import { DRAIN_MS, withTimeout } from "../io.ts";
+import { DRAIN_MS, withTimeout } from "../io/socket.ts";
 
 /** The worker module every worker runs. */
 export const WORKER_MODULE: URL = new URL("./worker.ts", import.meta.url);

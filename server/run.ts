@@ -10,7 +10,7 @@
 
 import { EXIT } from "../cli/exit_status.ts";
 import { giveUpReading } from "../cli/argument_files.ts";
-import { formatAddress } from "../io.ts";
+import { formatAddress } from "../io/socket.ts";
 import { type AcceptLoop, ServerFailedError, type UppercaseServer } from "./accept_loop.ts";
 import { describeListenError, type ServerCommand } from "./command_line.ts";
 import { listenWith } from "./listen.ts";

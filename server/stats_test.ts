@@ -16,7 +16,7 @@ import {
   ServerStats,
   watchLoopDelay,
 } from "./stats.ts";
-import { until } from "../test_helpers.ts";
+import { until } from "../testing/helpers.ts";
 
 Deno.test("ServerStats starts every reason at 0, so that rate() works from the first scrape", () => {
   const snapshot = new ServerStats().snapshot();

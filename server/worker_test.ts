@@ -12,12 +12,13 @@
 import assert from "node:assert/strict";
 import { type ToWorker, WORKER_MODULE, type WorkerReport } from "./parallel.ts";
 import { SharedSlots } from "./slots.ts";
-import { Peer } from "../test_helpers.ts";
+import { Peer } from "../testing/helpers.ts";
 
 const granted = async (path: URL) =>
   (await Deno.permissions.query({ name: "read", path })).state === "granted";
 // What the worker loads: its folder, and the protocol and socket helpers above it.
-const mayLoad = await granted(WORKER_MODULE) && await granted(new URL("../io.ts", WORKER_MODULE));
+const mayLoad = await granted(WORKER_MODULE) &&
+  await granted(new URL("../io/socket.ts", WORKER_MODULE));
 if (!mayLoad) {
   console.warn(
     "server/worker_test.ts: skipping the tests that load the worker, which needs read access to " +

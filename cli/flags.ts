@@ -9,8 +9,8 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import config from "./deno.json" with { type: "json" };
-import { EXIT, EXIT_STATUSES, type Program } from "./cli/exit_status.ts";
+import config from "../deno.json" with { type: "json" };
+import { EXIT, EXIT_STATUSES, type Program } from "./exit_status.ts";
 
 /** The program's version, from `deno.json`. */
 export const VERSION: string = config.version;
@@ -106,7 +106,7 @@ export class UsageError extends Error {
  * @example Reading a value and a switch
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseFlags } from "./cli.ts";
+ * import { parseFlags } from "./flags.ts";
  *
  * const flags = { port: { value: "<n>", help: "Port" }, quiet: { help: "Log less" } };
  * assert.deepEqual({ ...parseFlags(["--port", "6000", "--quiet"], flags) }, { port: "6000", quiet: true });
@@ -249,7 +249,7 @@ export function exitHelp(program: Exclude<Program, "both">): string {
  * @example A flag with an alias
  * ```ts
  * import assert from "node:assert/strict";
- * import { flagName } from "./cli.ts";
+ * import { flagName } from "./flags.ts";
  *
  * assert.equal(flagName("help", { short: "h", help: "Usage" }), "-h, --help");
  * ```

@@ -18,7 +18,7 @@ import {
   spawn,
   startServer,
   warnIfMissing,
-} from "./test_helpers.ts";
+} from "../testing/helpers.ts";
 
 const available = {
   nc: await canRun("nc", ["-h"]),

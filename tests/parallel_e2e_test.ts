@@ -20,8 +20,8 @@ import {
   startServerProcess,
   stopProcess,
   warnIfMissing,
-} from "./test_helpers.ts";
-import { withTimeout } from "./io.ts";
+} from "../testing/helpers.ts";
+import { withTimeout } from "../io/socket.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),

@@ -26,8 +26,8 @@ import {
   streamedLines,
   warnIfMissing,
   wholeOutput,
-} from "./test_helpers.ts";
-import { canMakeCertificates, makeTestCertificates } from "./test_certificates.ts";
+} from "../testing/helpers.ts";
+import { canMakeCertificates, makeTestCertificates } from "../testing/certificates.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
-import { Peer, proxyV2, proxyV2Addresses, startServer } from "./test_helpers.ts";
+import { Peer, proxyV2, proxyV2Addresses, startServer } from "../testing/helpers.ts";
 
 const encoder = new TextEncoder();
 

@@ -16,8 +16,8 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
-import prometheusConfig from "./deploy/prometheus.yml" with { type: "text" };
-import alertRules from "./deploy/alerts.yml" with { type: "text" };
+import prometheusConfig from "../deploy/prometheus.yml" with { type: "text" };
+import alertRules from "../deploy/alerts.yml" with { type: "text" };
 import {
   canRun,
   freePort,
@@ -28,9 +28,9 @@ import {
   startServerDirectly,
   stopProcess,
   warnIfMissing,
-} from "./test_helpers.ts";
-import { ERROR_LINES } from "./protocol.ts";
-import { JSON_LOG_KEYS, LOG_LEVELS } from "./server/log.ts";
+} from "../testing/helpers.ts";
+import { ERROR_LINES } from "../protocol.ts";
+import { JSON_LOG_KEYS, LOG_LEVELS } from "../server/log.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),

@@ -19,7 +19,7 @@ import {
   withTimeout,
   writeAll,
   WriteStalled,
-} from "./io.ts";
+} from "./socket.ts";
 
 const encoder = new TextEncoder();
 

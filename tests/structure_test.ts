@@ -2,25 +2,28 @@
  * The shape of the code, as the README describes it: the entry points import
  * their folders and never the other way round, no two modules import each
  * other (directly or round a longer circle, type imports included), no module
- * of the product is over 400 lines, and each has its tests beside it.
+ * of the product is over 400 lines, each has its tests beside it, and the
+ * root holds the card's files and nothing more.
  *
  * The module graph comes from `deno info --json`, which knows every import;
- * line counts from `wc`. `deno task test` grants both; under plain
+ * line counts from `wc`, the root's files from `ls`. `deno task test` grants both; under plain
  * `deno test --allow-net` these tests are skipped.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { canRun, warnIfMissing } from "./test_helpers.ts";
+import { canRun, warnIfMissing } from "../testing/helpers.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),
   wc: await canRun("wc", ["--version"]),
+  ls: await canRun("ls", ["--version"]),
 };
 warnIfMissing("structure_test.ts", available, "coreutils");
 
-const ROOT = new URL(".", import.meta.url).href;
+const ROOT = new URL("..", import.meta.url).href;
+const ROOT_PATH = new URL("..", import.meta.url).pathname;
 // The worker module too: the server starts it by its address, which no import shows.
 const ENTRY_POINTS = ["server.ts", "client.ts", "protocol.ts", "server/worker.ts"];
 const MAX_LINES = 400;
@@ -36,7 +39,7 @@ async function productGraph(): Promise<Map<string, string[]>> {
   for (const entry of ENTRY_POINTS) {
     const { stdout } = await new Deno.Command("deno", {
       args: ["info", "--json", entry],
-      cwd: import.meta.dirname,
+      cwd: ROOT_PATH,
     }).output();
     const { modules } = JSON.parse(new TextDecoder().decode(stdout)) as { modules: InfoModule[] };
     for (const module of modules) {
@@ -100,7 +103,7 @@ Deno.test({
     const tests = modules.map((path) => path.replace(/\.ts$/, "_test.ts"));
     const { stdout, stderr } = await new Deno.Command("wc", {
       args: ["-l", ...modules, ...tests],
-      cwd: import.meta.dirname,
+      cwd: ROOT_PATH,
     }).output();
     const lines = new Map(
       [...new TextDecoder().decode(stdout).matchAll(/^\s*(\d+) (\S+)$/gm)]
@@ -112,5 +115,34 @@ Deno.test({
       new TextDecoder().decode(stderr),
     );
     assert.deepEqual(modules.filter((path) => lines.get(path)! > MAX_LINES), []);
+  },
+});
+
+/** The files a newcomer meets at the root: the card's, and the entry points' unit tests. */
+const ROOT_FILES = [
+  "LICENSE",
+  "README.md",
+  "client.ts",
+  "client_test.ts",
+  "deno.json",
+  "deno.lock",
+  "integration_test.ts",
+  "protocol.ts",
+  "protocol_test.ts",
+  "server.ts",
+  "server_test.ts",
+];
+const MAX_ROOT_FILES = 12;
+
+Deno.test({
+  name:
+    `The root holds the card's files and at most ${MAX_ROOT_FILES} in all: suites go in tests/, helpers in testing/`,
+  ignore: !available.ls,
+  async fn() {
+    const { stdout } = await new Deno.Command("ls", { args: ["-Ap"], cwd: ROOT_PATH }).output();
+    const files = new TextDecoder().decode(stdout).split("\n")
+      .filter((name) => name !== "" && !name.endsWith("/") && !name.startsWith("."));
+    assert.deepEqual(files.toSorted(), ROOT_FILES);
+    assert(ROOT_FILES.length <= MAX_ROOT_FILES);
   },
 });

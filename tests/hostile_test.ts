@@ -17,10 +17,10 @@ import {
   startServer,
   startServerDirectly,
   stopProcess,
-} from "./test_helpers.ts";
-import { writeAll } from "./io.ts";
-import type { UppercaseServer } from "./server.ts";
-import { FLOOD_KINDS } from "./bench/flood.ts";
+} from "../testing/helpers.ts";
+import { writeAll } from "../io/socket.ts";
+import type { UppercaseServer } from "../server.ts";
+import { FLOOD_KINDS } from "../bench/flood.ts";
 
 const canRunDeno = await canRun("deno", ["--version"]);
 

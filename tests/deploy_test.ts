@@ -13,9 +13,9 @@
  */
 
 import assert from "node:assert/strict";
-import { SERVER_COMMAND_LINE } from "./server/command_line.ts";
-import { parseFlags } from "./cli.ts";
-import unit from "./deploy/uppercase-tcp.service" with { type: "text" };
+import { SERVER_COMMAND_LINE } from "../server/command_line.ts";
+import { parseFlags } from "../cli/flags.ts";
+import unit from "../deploy/uppercase-tcp.service" with { type: "text" };
 import net from "node:net";
 import { once } from "node:events";
 import {
@@ -31,7 +31,7 @@ import {
   streamedLines,
   warnIfMissing,
   wholeOutput,
-} from "./test_helpers.ts";
+} from "../testing/helpers.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),

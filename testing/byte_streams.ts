@@ -7,7 +7,7 @@
  */
 
 import fc from "fast-check";
-import type { Terminator } from "./protocol.ts";
+import type { Terminator } from "../protocol.ts";
 
 const encoder = new TextEncoder();
 

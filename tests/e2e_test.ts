@@ -27,9 +27,12 @@ import {
   startServerProcess,
   stopProcess,
   TERMINAL_ATTACKS,
-} from "./test_helpers.ts";
+} from "../testing/helpers.ts";
 import { stripVTControlCharacters } from "node:util";
-import { TIMED_OUT, withTimeout } from "./io.ts";
+import { TIMED_OUT, withTimeout } from "../io/socket.ts";
+
+// The programs run from the project's root, as `deno task` runs them.
+const PROJECT_ROOT = new URL("..", import.meta.url).pathname;
 
 const canLimitFiles =
   (await Deno.permissions.query({ name: "run", command: "prlimit" })).state === "granted";
@@ -251,7 +254,7 @@ Deno.test({
   name: "server and client --help and --version print usage and the version from deno.json",
   ignore: !canRunDeno,
   async fn() {
-    const { default: config } = await import("./deno.json", { with: { type: "json" } });
+    const { default: config } = await import("../deno.json", { with: { type: "json" } });
     for (const program of ["server.ts", "client.ts"]) {
       const help = spawn("deno", ["run", "--allow-net", program, "--help"]);
       assert.equal(await help.exited, 0);
@@ -483,7 +486,7 @@ Deno.test({
     await using server = startServer({ log: null });
     const client = new Deno.Command("deno", {
       args: clientArgs(server.addr.port),
-      cwd: import.meta.dirname,
+      cwd: PROJECT_ROOT,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -568,7 +571,7 @@ Deno.test({
     // Its stdout is a pipe nobody reads: the client's writes block, as under a stalled consumer.
     const child = new Deno.Command("deno", {
       args: clientArgs(server.port),
-      cwd: import.meta.dirname,
+      cwd: PROJECT_ROOT,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

@@ -20,8 +20,8 @@ import {
   readCommandLine,
   UsageError,
   VERSION,
-} from "./cli.ts";
-import { EXIT } from "./cli/exit_status.ts";
+} from "./flags.ts";
+import { EXIT } from "./exit_status.ts";
 
 const FLAGS = {
   port: { value: "<n>", default: 5000, help: "Port to listen on; `0` picks a free one" },

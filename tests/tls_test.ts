@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { stripVTControlCharacters } from "node:util";
 import tls from "node:tls";
 import { once } from "node:events";
-import { EXIT, runClient } from "./client.ts";
+import { EXIT, runClient } from "../client.ts";
 import {
   canRun,
   collector,
@@ -28,9 +28,9 @@ import {
   startServerDirectly,
   stopProcess,
   warnIfMissing,
-} from "./test_helpers.ts";
-import { canMakeCertificates, makeTestCertificates } from "./test_certificates.ts";
-import { TIMED_OUT, withTimeout } from "./io.ts";
+} from "../testing/helpers.ts";
+import { canMakeCertificates, makeTestCertificates } from "../testing/certificates.ts";
+import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 
 const certificates = await canMakeCertificates();
 const available = {

@@ -9,12 +9,15 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
-import { closeQuietly, writeAll } from "./io.ts";
-import { serve, type ServeOptions, type UppercaseServer } from "./server.ts";
-import { type ClientOptions, runClient } from "./client.ts";
-import { PROXY_V2_SIGNATURE } from "./server/proxy_header.ts";
-import { parseIPv4, parseIPv6 } from "./server/ip.ts";
-import config from "./deno.json" with { type: "json" };
+import { closeQuietly, writeAll } from "../io/socket.ts";
+import { serve, type ServeOptions, type UppercaseServer } from "../server.ts";
+import { type ClientOptions, runClient } from "../client.ts";
+import { PROXY_V2_SIGNATURE } from "../server/proxy_header.ts";
+import { parseIPv4, parseIPv6 } from "../server/ip.ts";
+import config from "../deno.json" with { type: "json" };
+
+// The programs run from the project's root, as `deno task` runs them.
+const PROJECT_ROOT = new URL("..", import.meta.url).pathname;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -458,7 +461,7 @@ export function spawn(
   const { input, env = { NO_COLOR: "1" } } = options;
   const child = new Deno.Command(command, {
     args,
-    cwd: import.meta.dirname,
+    cwd: PROJECT_ROOT,
     stdin: input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -160,7 +160,7 @@ export function closeQuietly(conn: { close(): void }): void {
  * @example Formatting IPv4 and IPv6 addresses
  * ```ts
  * import assert from "node:assert/strict";
- * import { formatAddress } from "./io.ts";
+ * import { formatAddress } from "./socket.ts";
  *
  * assert.equal(formatAddress({ hostname: "127.0.0.1", port: 5000 }), "127.0.0.1:5000");
  * assert.equal(formatAddress({ hostname: "::1", port: 5000 }), "[::1]:5000");
@@ -181,7 +181,7 @@ export function formatAddress(addr: { hostname: string; port: number }): string 
  * @example Singular and plural
  * ```ts
  * import assert from "node:assert/strict";
- * import { quantity } from "./io.ts";
+ * import { quantity } from "./socket.ts";
  *
  * assert.equal(quantity(1, "message"), "1 message");
  * assert.equal(quantity(0, "message"), "0 messages");

@@ -1,6 +1,6 @@
 /**
  * Dead peers, with the real programs in a network of the test's own where a
- * host vanishes without a word (`network_testing.ts`): a client's host, a
+ * host vanishes without a word (`testing/network.ts`): a client's host, a
  * server's host, an address whose SYNs go nowhere, a server behind the real
  * HAProxy, a terminal client, and a TLS client. Each is an outage with a
  * bound, never a hang.
@@ -22,9 +22,9 @@ import {
   streamedLines,
   warnIfMissing,
   wholeOutput,
-} from "./test_helpers.ts";
-import { canIsolateNetwork, IsolatedNetwork, KEEPALIVE_REAP_MS } from "./network_testing.ts";
-import { canMakeCertificates, makeTestCertificates } from "./test_certificates.ts";
+} from "../testing/helpers.ts";
+import { canIsolateNetwork, IsolatedNetwork, KEEPALIVE_REAP_MS } from "../testing/network.ts";
+import { canMakeCertificates, makeTestCertificates } from "../testing/certificates.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),
