@@ -9,7 +9,7 @@
  */
 
 import { ERROR_LINES } from "../protocol.ts";
-import { type ConversationEnd, ServerConversation, type Turn } from "./conversation.ts";
+import { ServerConversation, type Turn } from "./conversation.ts";
 import {
   closeGracefully,
   closeQuietly,
@@ -44,9 +44,6 @@ const MAX_READ_BUFFER_BYTES = 64 * 1024;
 
 /** A connection as the server accepts it: plain TCP, or TLS whose handshake is still to come. */
 export type AcceptedConn = Deno.TcpConn | Deno.TlsConn;
-
-/** A protocol turn, or the server's own decision to close an idle connection. */
-type ConnectionTurn = Omit<Turn, "close"> & { close?: ConversationEnd | "idle timeout" };
 
 /** What a {@linkcode Connection} shares with the other connections of its server, and tells it. */
 export interface ConnectionContext {
@@ -173,7 +170,7 @@ export class Connection {
       while (closing === undefined && !this.#stopping) {
         // Emptied once used: a suspended frame keeps what its variables hold,
         // and an idle connection has no use for its last reply.
-        let turn: ConnectionTurn | undefined;
+        let turn: Turn | undefined;
         if (first) {
           turn = this.#conversation.receiveInPlace(first);
           first = undefined;
@@ -200,7 +197,7 @@ export class Connection {
           this.#writing = false;
           this.#bytesOut += turn.reply.length;
         }
-        if (turn.close) closing = { reason: CLOSED_BY[turn.close], detail: turn.close };
+        if (turn.close) closing = { reason: turn.close, detail: turn.close.replaceAll("_", " ") };
         turn = undefined;
         // Fairness: a client whose data is always ready must not hold the loop.
         if (this.#bytesIn >= this.#nextFairnessCheck) {
@@ -331,15 +328,15 @@ export class Connection {
     result: number | null | typeof TIMED_OUT,
     quietMs: number | undefined,
     idleLeftMs: number | undefined,
-  ): ConnectionTurn {
+  ): Turn {
     if (result !== TIMED_OUT) return this.#take(result);
     if (idleLeftMs !== undefined && idleLeftMs <= (quietMs ?? Infinity)) return this.#idleTimeout();
     return this.#conversation.quiet();
   }
 
-  #idleTimeout(): ConnectionTurn {
+  #idleTimeout(): Turn {
     const line = ERROR_LINES.idleTimeout(this.#context.settings.idleTimeoutMs! / 1000);
-    return { reply: encoder.encode(line), close: "idle timeout" };
+    return { reply: encoder.encode(line), close: "idle_timeout" };
   }
 
   #take(bytesRead: number | null) {
@@ -361,14 +358,6 @@ export class Connection {
 }
 
 const encoder = new TextEncoder();
-
-/** The reason each way a conversation ends gives the metrics and the JSON log. */
-const CLOSED_BY: Record<NonNullable<ConnectionTurn["close"]>, CloseReason> = {
-  "disconnect command": "disconnect_command",
-  "end of input": "end_of_input",
-  "message too long": "message_too_long",
-  "idle timeout": "idle_timeout",
-};
 
 /** Why a connection closed after `error`: the client left, stopped reading, or something else. */
 function closingAfter(error: unknown): Closing {

@@ -14,6 +14,7 @@ import {
   uppercaseReply,
 } from "../protocol.ts";
 import { isDisconnectMessage, mayHoldDisconnectCommand } from "../protocol/command.ts";
+import type { CloseReason } from "./stats.ts";
 import {
   concat,
   copyUppercaseAscii,
@@ -43,15 +44,12 @@ export interface ConversationOptions extends FramingOptions {
   pieceBytes?: number;
 }
 
-/** Why a {@linkcode ServerConversation} wants its connection closed, in words. */
-export type ConversationEnd = "disconnect command" | "message too long" | "end of input";
-
 /** What the server must do after a step of a {@linkcode ServerConversation}. */
 export interface Turn {
   /** Bytes to write, possibly empty: replies in order, then any `ERROR` line. */
   reply: Uint8Array;
-  /** Set when the connection must be closed once `reply` is written. */
-  close?: ConversationEnd;
+  /** Set when the connection must be closed once `reply` is written: why, as metrics and log say. */
+  close?: CloseReason;
 }
 
 /**
@@ -66,7 +64,7 @@ export interface Turn {
  * const conversation = new ServerConversation();
  * const turn = conversation.receiveInPlace(new TextEncoder().encode("hola\nDESCONEXION\nignored\n"));
  * assert.equal(new TextDecoder().decode(turn.reply), "HOLA\n");
- * assert.equal(turn.close, "disconnect command");
+ * assert.equal(turn.close, "disconnect_command");
  * ```
  */
 export class ServerConversation {
@@ -147,7 +145,7 @@ export class ServerConversation {
       scanner.scan(chunk, start) === "line" && copyUppercaseAscii(chunk, start, scanner.next, chunk)
     ) {
       if (isDisconnectMessage(chunk, start, scanner.bodyEnd)) {
-        return this.#close([chunk.subarray(0, start)], "disconnect command");
+        return this.#close([chunk.subarray(0, start)], "disconnect_command");
       }
       this.#messages++;
       start = scanner.next;
@@ -184,7 +182,7 @@ export class ServerConversation {
   end(): Turn {
     const turn = this.quiet();
     this.#closed = true;
-    return { reply: turn.reply, close: turn.close ?? "end of input" };
+    return { reply: turn.reply, close: turn.close ?? "end_of_input" };
   }
 
   /** Milliseconds of quiet after which to call {@linkcode quiet}, or `undefined` for none. */
@@ -235,7 +233,7 @@ export class ServerConversation {
     const replies: Uint8Array[] = [];
     for (const message of messages) {
       if (isDisconnectMessage(message.bytes, 0, message.bytes.length)) {
-        return this.#close(replies, "disconnect command");
+        return this.#close(replies, "disconnect_command");
       }
       this.#messages++;
       replies.push(this.#reply(message));
@@ -244,12 +242,12 @@ export class ServerConversation {
       replies.push(
         encoder.encode(ERROR_LINES.messageTooLong(this.#framer.scanner.maxMessageBytes)),
       );
-      return this.#close(replies, "message too long");
+      return this.#close(replies, "message_too_long");
     }
     return { reply: concat(replies) };
   }
 
-  #close(replies: Uint8Array[], reason: ConversationEnd): Turn {
+  #close(replies: Uint8Array[], reason: CloseReason): Turn {
     this.#closed = true;
     this.#head = [];
     return { reply: concat(replies), close: reason };

@@ -41,14 +41,14 @@ function converse(chunks: Uint8Array[], options = {}) {
 Deno.test("ServerConversation answers in order and answers the unterminated rest at end of input", () => {
   const { written, close } = converse([bytes("uno\r\ndos\n"), bytes("tres")]);
   assert.equal(written, "UNO\r\nDOS\nTRES");
-  assert.equal(close, "end of input");
+  assert.equal(close, "end_of_input");
 });
 
 Deno.test("ServerConversation writes the replies due, then closes on DESCONEXION and ignores the rest, counting only what it answered", () => {
   const conversation = new ServerConversation();
   const turn = conversation.receiveInPlace(bytes("a\nb\n desconexión \r\nc\n"));
   assert.equal(text(turn.reply), "A\nB\n");
-  assert.equal(turn.close, "disconnect command");
+  assert.equal(turn.close, "disconnect_command");
   assert.equal(conversation.messages, 2, "two lines answered; the command is not a message");
   assert.equal(
     conversation.receiveInPlace(bytes("d\n")).reply.length,
@@ -67,8 +67,8 @@ Deno.test("ServerConversation recognises a bare DESCONEXION at a pause and at en
   );
   assert.equal(text(conversation.quiet().reply), "HOLA");
   conversation.receiveInPlace(bytes("DESCONEXION"));
-  assert.deepEqual(conversation.quiet(), { reply: new Uint8Array(0), close: "disconnect command" });
-  assert.equal(converse([bytes("DESCONEXION")]).close, "disconnect command");
+  assert.deepEqual(conversation.quiet(), { reply: new Uint8Array(0), close: "disconnect_command" });
+  assert.equal(converse([bytes("DESCONEXION")]).close, "disconnect_command");
 });
 
 Deno.test("ServerConversation answers a message over the limit with one ERROR line after the replies due", () => {
@@ -77,7 +77,7 @@ Deno.test("ServerConversation answers a message over the limit with one ERROR li
       maxMessageBytes: 8,
     });
     assert.equal(written, "OK\nERROR message too long (limit 8 bytes)\n", JSON.stringify(tail));
-    assert.equal(close, "message too long");
+    assert.equal(close, "message_too_long");
   }
 });
 
@@ -98,17 +98,17 @@ function assertFollowsTheRules(
 ): void {
   const { messages, exceeded } = referenceFrames(stream, limit);
   const want: number[] = [];
-  let close = exceeded ? "message too long" : "end of input";
+  let close = exceeded ? "message_too_long" : "end_of_input";
   let answered = 0;
   for (const [body, terminator] of messages) {
     if (isDisconnectCommand(lenient.decode(Uint8Array.from(body)))) {
-      close = "disconnect command";
+      close = "disconnect_command";
       break;
     }
     want.push(...uppercaseReply({ bytes: Uint8Array.from(body), terminator }));
     answered++;
   }
-  if (close === "message too long") {
+  if (close === "message_too_long") {
     want.push(...bytes(`ERROR message too long (limit ${limit} bytes)\n`));
   }
   const got = converse(chunked(stream, cuts), { maxMessageBytes: limit, pieceBytes });
@@ -136,11 +136,11 @@ Deno.test("ServerConversation judges a long message as the disconnect command on
   const padding = " ".repeat(200_000);
   const command = bytes(`${padding}Desconexión${padding}\n`);
   const got = converse(chunked(command, [65_536, 131_072, 300_000]), { maxMessageBytes: 500_000 });
-  assert.deepEqual([got.written, got.close], ["", "disconnect command"]);
+  assert.deepEqual([got.written, got.close], ["", "disconnect_command"]);
 });
 
 Deno.test("ServerConversation answers a long message whose last bytes alone are the command", () => {
   const line = `${"ñ".repeat(40_000)}desconexion\n`;
   const got = converse(chunked(bytes(line), [70_000, 80_000]), { pieceBytes: 1024 });
-  assert.deepEqual([got.written, got.close], [line.toUpperCase(), "end of input"]);
+  assert.deepEqual([got.written, got.close], [line.toUpperCase(), "end_of_input"]);
 });
