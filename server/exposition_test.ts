@@ -19,7 +19,11 @@ function types(text: string): Record<string, string> {
 }
 
 Deno.test("renderMetrics writes every metric of the contract, with its type", () => {
-  const text = renderMetrics(new ServerStats().snapshot(), FACTS, PROCESS);
+  const text = renderMetrics({
+    stats: new ServerStats().snapshot(),
+    server: FACTS,
+    process: PROCESS,
+  });
   assert.deepEqual(types(text), {
     uppercase_connections_accepted_total: "counter",
     uppercase_connections_open: "gauge",
@@ -49,7 +53,7 @@ Deno.test("renderMetrics writes every reason from the start, at 0, and the count
   stats.closed.disconnect_command = 4;
   stats.closed.reset = 2;
   stats.refused.max_connections = 3;
-  const text = renderMetrics(stats.snapshot(), FACTS, PROCESS);
+  const text = renderMetrics({ stats: stats.snapshot(), server: FACTS, process: PROCESS });
   for (const reason of CLOSE_REASONS) {
     assert.match(
       text,
@@ -65,7 +69,7 @@ Deno.test("renderMetrics writes every reason from the start, at 0, and the count
 Deno.test("renderMetrics writes the event-loop histogram with cumulative buckets, +Inf, sum and count", () => {
   const stats = new ServerStats();
   for (const seconds of [0.0001, 0.003, 0.003, 10]) stats.observeLoopDelay(seconds);
-  const text = renderMetrics(stats.snapshot(), FACTS, PROCESS);
+  const text = renderMetrics({ stats: stats.snapshot(), server: FACTS, process: PROCESS });
   assert.match(text, /^uppercase_event_loop_delay_seconds_bucket\{le="0\.001"\} 1$/m);
   assert.match(text, /^uppercase_event_loop_delay_seconds_bucket\{le="0\.005"\} 3$/m);
   assert.match(text, /^uppercase_event_loop_delay_seconds_bucket\{le="2\.5"\} 3$/m);
@@ -76,12 +80,12 @@ Deno.test("renderMetrics writes the event-loop histogram with cumulative buckets
 
 Deno.test("renderMetrics writes the file descriptors only where they are known, and escapes label values", () => {
   const snapshot = new ServerStats().snapshot();
-  const without = renderMetrics(snapshot, FACTS, PROCESS);
+  const without = renderMetrics({ stats: snapshot, server: FACTS, process: PROCESS });
   assert.doesNotMatch(without, /process_open_fds|process_max_fds/);
-  const known = renderMetrics(snapshot, { ...FACTS, version: 'a"b\\c' }, {
-    ...PROCESS,
-    openFds: 12,
-    maxFds: 1024,
+  const known = renderMetrics({
+    stats: snapshot,
+    server: { ...FACTS, version: 'a"b\\c' },
+    process: { ...PROCESS, openFds: 12, maxFds: 1024 },
   });
   assert.match(known, /^process_open_fds 12$/m);
   assert.match(known, /^process_max_fds 1024$/m);

@@ -57,7 +57,11 @@ export function serveMetrics(
   };
   return serveHttp(address, async (path): Promise<HttpResponse> => {
     if (path === "/metrics") {
-      const body = renderMetrics(await source.snapshot(), facts, processFigures());
+      const body = renderMetrics({
+        stats: await source.snapshot(),
+        server: facts,
+        process: processFigures(),
+      });
       return { status: 200, type: EXPOSITION_CONTENT_TYPE, body };
     }
     if (path === "/healthz") {
