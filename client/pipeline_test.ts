@@ -16,6 +16,7 @@ import {
   fakeServer,
   keyboard,
   runPipelineClient,
+  sleep,
   startServer,
 } from "../testing/helpers.ts";
 
@@ -303,7 +304,7 @@ Deno.test("client with nothing waiting for a reply never times out, however long
   producer.type("uno\n");
   await output.waitFor(/^UNO\n$/);
   // Quiet input for many reply timeouts: a window, as silence is what is tested.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   producer.type("dos\n");
   await output.waitFor(/^UNO\nDOS\n$/);
   producer.end();

@@ -34,7 +34,7 @@ const CLIENT_GONE_SUMMARY_MS = 1_000;
 
 /**
  * How many accepts in a row may fail in a way the loop cannot name before it
- * gives up: with the backoff, about 2.3 s. A listener broken for good then
+ * gives up, each retried after {@linkcode acceptBackoff}'s wait. A listener broken for good then
  * reaches a supervisor, as net/http's `Serve` returns such errors.
  */
 export const MAX_UNEXPECTED_ACCEPT_FAILURES = 10;
@@ -87,7 +87,7 @@ export interface ConnectionSource {
   close(): void;
 }
 
-/** Counts accepts lost to clients that left first, and logs them as one line at most once a second. */
+/** Counts accepts lost to clients that left first, and logs them as one line at most every {@linkcode CLIENT_GONE_SUMMARY_MS}. */
 class ClientGoneSummary {
   readonly #logger: Logger;
   #count = 0;

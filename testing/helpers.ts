@@ -85,8 +85,32 @@ export async function until(
   const deadline = performance.now() + timeoutMs;
   while (!condition()) {
     if (performance.now() > deadline) throw new Error(`Waited ${timeoutMs} ms for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
+}
+
+/**
+ * Waits `ms` milliseconds: for a scenario's own timing (a server back a second
+ * later) or the pace of a polling loop, never to let something happen.
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** How {@linkcode WaitableLog.waitFor} and a collector's `waitFor` wait. */
+export interface WaitOptions {
+  /**
+   * How many matches to wait for.
+   *
+   * @default {1}
+   */
+  count?: number;
+  /**
+   * How long to wait before failing with what was seen.
+   *
+   * @default {WAIT_DEADLINE_MS}
+   */
+  timeoutMs?: number;
 }
 
 /** A log whose lines can be awaited, so tests synchronise on events, not sleeps. */
@@ -101,17 +125,18 @@ export class WaitableLog {
   };
 
   /**
-   * Settles with the `count`-th line, past or future, that matches `pattern`.
+   * Settles with the `count`-th line, past or future, that matches `pattern`;
+   * fails after `timeoutMs` with the lines seen.
    *
    * @param pattern What the line looks like.
-   * @param count How many matching lines to wait for.
    */
-  waitFor(pattern: RegExp, count = 1): Promise<string> {
+  waitFor(pattern: RegExp, { count = 1, timeoutMs }: WaitOptions = {}): Promise<string> {
     const line = new Promise<string>((resolve) => {
       const waiter = { pattern, count, resolve };
       if (!this.#satisfies(waiter)) this.#waiters.push(waiter);
     });
-    return withDeadline(line, `${count} × ${pattern} in the log`, () => this.lines.join("\n"));
+    const seen = () => this.lines.join("\n");
+    return withDeadline(line, `${count} × ${pattern} in the log`, seen, timeoutMs);
   }
 
   #satisfies(waiter: { pattern: RegExp; count: number; resolve: (line: string) => void }): boolean {
@@ -221,16 +246,59 @@ export async function roundTripsFromManyClients(
   }));
 }
 
+/** What a {@linkcode oneShot} client does between connecting and leaving. */
+export interface OneShotOptions {
+  /** The address to connect from, such as 127.0.0.2 to play another host. */
+  localAddress?: string;
+  /** What to send once connected. */
+  send?: string;
+  /**
+   * What to read before leaving: up to the first newline, until the server
+   * closes or resets the connection, or nothing.
+   *
+   * @default {"line"}
+   */
+  read?: "line" | "until closed" | "nothing";
+  /**
+   * How to leave: with a FIN, or with a reset (RST) as port scanners and
+   * connect-then-reset health checks do.
+   *
+   * @default {"fin"}
+   */
+  leave?: "fin" | "reset";
+}
+
 /**
- * Opens a connection with node:net, optionally sends bytes, then resets it (RST,
- * not FIN), as port scanners and connect-then-reset health checks do.
+ * A client of one connection, written with node:net: connects, sends, reads,
+ * leaves, and waits until its socket is closed.
+ *
+ * @returns What it read.
  */
-export async function resetConnection(addr: Deno.NetAddr, data?: string): Promise<void> {
-  const socket = net.connect(addr.port, addr.hostname);
-  await once(socket, "connect");
-  if (data) await new Promise((resolve) => socket.write(data, resolve));
-  socket.resetAndDestroy();
-  await once(socket, "close");
+export async function oneShot(
+  addr: { hostname: string; port: number },
+  { localAddress, send, read = "line", leave = "fin" }: OneShotOptions = {},
+): Promise<string> {
+  const socket = net.connect({ host: addr.hostname, port: addr.port, localAddress });
+  socket.setEncoding("utf8");
+  const closed = once(socket, "close");
+  let received = "";
+  const done = Promise.withResolvers<void>();
+  socket.on("data", (text: string) => {
+    received += text;
+    if (read === "line" && received.includes("\n")) done.resolve();
+  });
+  socket.on("end", () => done.resolve());
+  socket.on("error", (error) => read === "until closed" ? done.resolve() : done.reject(error));
+  try {
+    await Promise.race([once(socket, "connect"), done.promise]);
+    if (send !== undefined) await new Promise((resolve) => socket.write(send, resolve));
+    if (read !== "nothing") await done.promise;
+  } finally {
+    if (leave === "reset" && !socket.destroyed) socket.resetAndDestroy();
+    else socket.destroy();
+    await closed;
+  }
+  return received;
 }
 
 /** A one-connection server of another style, written with node:net; stops after that connection. */
@@ -318,7 +386,7 @@ export function echoingServer(): { addr: Deno.NetAddr } & AsyncDisposable {
 export function collector(): {
   stream: WritableStream<Uint8Array>;
   text: () => string;
-  waitFor: (pattern: RegExp, count?: number) => Promise<void>;
+  waitFor: (pattern: RegExp, options?: WaitOptions) => Promise<void>;
 } {
   const decoder = new TextDecoder();
   let text = "";
@@ -335,15 +403,15 @@ export function collector(): {
   return {
     stream,
     text: () => text,
-    /** Settles once the text matches `pattern` `count` times (lines, with the `m` flag); fails after a deadline. */
-    waitFor(pattern, count = 1) {
+    /** Settles once the text matches `pattern` `count` times (lines, with the `m` flag); fails after `timeoutMs`. */
+    waitFor(pattern, { count = 1, timeoutMs } = {}) {
       const all = new RegExp(pattern.source, pattern.flags.replace("g", "") + "g");
       const matches = () =>
         count === 1 ? pattern.test(text) : (text.match(all)?.length ?? 0) >= count;
       const matched = (async () => {
         while (!matches()) await new Promise<void>((resolve) => waiters.push(resolve));
       })();
-      return withDeadline(matched, `${count} × ${pattern}`, () => text);
+      return withDeadline(matched, `${count} × ${pattern}`, () => text, timeoutMs);
     },
   };
 }

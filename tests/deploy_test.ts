@@ -16,14 +16,13 @@ import assert from "node:assert/strict";
 import { SERVER_COMMAND_LINE } from "../server/command_line.ts";
 import { parseFlags } from "../cli/flags.ts";
 import unit from "../deploy/uppercase-tcp.service" with { type: "text" };
-import net from "node:net";
-import { once } from "node:events";
 import {
   canRun,
   freePort,
-  resetConnection,
+  oneShot,
   roundTripsFromManyClients,
   type Running,
+  sleep,
   spawn,
   spawnClient,
   startServerDirectly,
@@ -43,22 +42,6 @@ const mayWriteTestTmp =
   (await Deno.permissions.query({ name: "write", path: ".test-tmp" })).state === "granted";
 
 const LOOPBACK = "127.0.0.1";
-
-/** One round trip from a client bound to `localAddress`: sends `line`, returns the reply line. */
-async function roundTripFrom(localAddress: string, port: number, line: string): Promise<string> {
-  const socket = net.connect({ host: LOOPBACK, port, localAddress });
-  socket.setEncoding("utf8");
-  let received = "";
-  socket.on("data", (text: string) => {
-    received += text;
-    if (received.includes("\n")) socket.end();
-  });
-  const closed = once(socket, "close");
-  socket.write(line);
-  await Promise.race([closed, once(socket, "error").then(([error]) => Promise.reject(error))]);
-  socket.destroy();
-  return received;
-}
 
 /** The server's log lines for clients that came through a proxy, as `[client, proxy]` addresses. */
 function proxiedClients(server: Running): [string, string][] {
@@ -121,9 +104,11 @@ function resetEvery50ms(ports: number[]) {
   const probing = (async () => {
     while (!stopped) {
       await Promise.all(
-        ports.map((port) => resetConnection({ transport: "tcp", hostname: LOOPBACK, port })),
+        ports.map((port) =>
+          oneShot({ hostname: LOOPBACK, port }, { read: "nothing", leave: "reset" })
+        ),
       );
-      await new Promise((resolve) => setTimeout(resolve, 50)); // pacing, not synchronisation
+      await sleep(50); // pacing, not synchronisation
     }
   })();
   return {
@@ -167,7 +152,12 @@ Deno.test({
       for (; rounds < 1 || performance.now() - started < 300; rounds++) {
         const clients = Array.from({ length: 200 }, (_, i) => `cliente ${i} ronda ${rounds}\n`);
         const replies = await Promise.all(
-          clients.map((line) => roundTripFrom("127.0.0.2", deployment.frontend, line)),
+          clients.map((line) =>
+            oneShot({ hostname: LOOPBACK, port: deployment.frontend }, {
+              localAddress: "127.0.0.2",
+              send: line,
+            })
+          ),
         );
         assert.deepEqual(replies, clients.map((line) => line.toUpperCase()));
       }
@@ -204,11 +194,11 @@ Deno.test({
     await stopping.stderr.waitFor(/^Stopping: no longer accepting connections/m);
     const stoppedAt = performance.now();
     assert.equal(await stopping.exited, 0);
-    await deployment.haproxy.stderr.waitFor(serverState("app1", "DOWN"), 2);
+    await deployment.haproxy.stderr.waitFor(serverState("app1", "DOWN"), { count: 2 });
 
     const restarted = await startBehindProxy(deployment.ports[0]);
     deployment.servers[0] = restarted;
-    await deployment.haproxy.stderr.waitFor(serverState("app1", "UP"), 2);
+    await deployment.haproxy.stderr.waitFor(serverState("app1", "UP"), { count: 2 });
     await restarted.stderr.waitFor(/ connected via /);
     const results = await clients.stop();
 
@@ -228,12 +218,13 @@ function arriveEvery20ms(port: number) {
     for (let i = 0; !stopped; i++) {
       const startedAt = performance.now(), line = `cliente ${i}\n`;
       trips.push(
-        roundTripFrom(LOOPBACK, port, line).catch((error) => `failed: ${error}`).then((reply) => {
-          results.push({ startedAt, want: line.toUpperCase(), reply });
-          for (const waiter of waiting.filter((w) => results.length >= w.count)) waiter.resolve();
-        }),
+        oneShot({ hostname: LOOPBACK, port }, { send: line }).catch((error) => `failed: ${error}`)
+          .then((reply) => {
+            results.push({ startedAt, want: line.toUpperCase(), reply });
+            for (const waiter of waiting.filter((w) => results.length >= w.count)) waiter.resolve();
+          }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 20)); // pacing, not synchronisation
+      await sleep(20); // pacing, not synchronisation
     }
     await Promise.all(trips);
   })();
@@ -259,7 +250,8 @@ Deno.test({
     const first = await startServerDirectly("--reuse-port");
     const port = String(first.addr.port);
     const second = await startServerDirectly("--reuse-port", "--port", port);
-    const served = (server: Running, count: number) => server.stderr.waitFor(/ connected$/m, count);
+    const served = (server: Running, count: number) =>
+      server.stderr.waitFor(/ connected$/m, { count: count });
     const connected = (server: Running) => server.stderr.text().match(/ connected$/gm)?.length ?? 0;
     try {
       const without = spawn("deno", ["run", "--allow-net", "server.ts", "--port", port]);
@@ -301,9 +293,9 @@ Deno.test({
       assert.equal(await server.exited, 0);
       stopped.push(server.stderr.text());
       const times = ++changes[app];
-      await deployment.haproxy.stderr.waitFor(serverState(app, "DOWN"), times);
+      await deployment.haproxy.stderr.waitFor(serverState(app, "DOWN"), { count: times });
       deployment.servers[i] = await startBehindProxy(deployment.ports[i]);
-      await deployment.haproxy.stderr.waitFor(serverState(app, "UP"), times);
+      await deployment.haproxy.stderr.waitFor(serverState(app, "UP"), { count: times });
     };
     // Each restart starts while lines stream, once the one before it is over.
     const plan: Record<number, 0 | 1> = { 4: 0, 12: 1, 20: 0, 28: 1 };

@@ -15,9 +15,9 @@ import {
   freePort,
   keyboard,
   listening,
+  oneShot,
   Peer,
   processResources,
-  resetConnection,
   roundTripsFromManyClients,
   runClientProcess,
   spawn,
@@ -312,7 +312,9 @@ Deno.test({
     try {
       server.child.kill("SIGSTOP");
       try {
-        for (let i = 0; i < 100; i++) await resetConnection(server.addr);
+        for (let i = 0; i < 100; i++) {
+          await oneShot(server.addr, { read: "nothing", leave: "reset" });
+        }
       } finally {
         server.child.kill("SIGCONT");
       }
@@ -337,7 +339,7 @@ Deno.test({
     const server = await startServerDirectly("--quiet");
     try {
       for (let cycle = 1; cycle <= 2000; cycle++) {
-        await resetConnection(server.addr);
+        await oneShot(server.addr, { read: "nothing", leave: "reset" });
         if (cycle % 100 === 0) {
           await assertNewClientAnsweredWithin(server.addr, 100, `after ${cycle} cycles`);
         }

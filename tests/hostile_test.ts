@@ -9,10 +9,11 @@
 import assert from "node:assert/strict";
 import {
   canRun,
+  oneShot,
   Peer,
   processResources,
-  resetConnection,
   roundTripsFromManyClients,
+  sleep,
   spawn,
   startServer,
   startServerDirectly,
@@ -75,8 +76,8 @@ Deno.test("server keeps NUL, ESC, DEL and U+2028 inside lines", async () => {
 
 Deno.test("server survives resets right after connecting, in the middle of a message and with replies unread", async () => {
   await using server = startServer();
-  await resetConnection(server.addr);
-  await resetConnection(server.addr, "medio mens");
+  await oneShot(server.addr, { read: "nothing", leave: "reset" });
+  await oneShot(server.addr, { send: "medio mens", read: "nothing", leave: "reset" });
   {
     const unread = await Deno.connect(server.addr);
     await unread.write(new TextEncoder().encode("respuesta sin leer\n".repeat(10_000)));
@@ -92,7 +93,7 @@ Deno.test("server survives resets right after connecting, in the middle of a mes
 Deno.test("server handles 2,000 connect/close cycles in a row and holds no connection after", async () => {
   await using server = startServer();
   for (let i = 0; i < 2000; i++) (await Deno.connect(server.addr)).close();
-  await server.log.waitFor(/ closed \(end of input\)/, 2000);
+  await server.log.waitFor(/ closed \(end of input\)/, { count: 2000 });
   assert.equal(server.connections, 0, "every slot is free again");
   await assertStillServing(server);
 });
@@ -271,7 +272,7 @@ Deno.test({
       // The server has stopped reading once nothing more goes out for a second.
       for (let last = -1; written !== last;) {
         last = written;
-        await new Promise((resolve) => setTimeout(resolve, 1_000)); // a window: nothing moved in it
+        await sleep(1_000); // a window: nothing moved in it
       }
       const grownKib = (await processResources(server.child.pid)).rssKib - before;
       const perClientKib = grownKib / clients.length;

@@ -14,16 +14,16 @@
  */
 
 import assert from "node:assert/strict";
-import net from "node:net";
-import { once } from "node:events";
 import prometheusConfig from "../deploy/prometheus.yml" with { type: "text" };
 import alertRules from "../deploy/alerts.yml" with { type: "text" };
 import {
   canRun,
   freePort,
   listening,
+  oneShot,
   Peer,
   type Running,
+  sleep,
   spawn,
   startServerDirectly,
   stopProcess,
@@ -84,7 +84,7 @@ async function startPrometheus(target: string) {
     fetch(`${api}/-/ready`).then(async (r) => (await r.text(), r.ok), () => false);
   while (!await ready()) {
     assert(!exited, `prometheus exited: ${prometheus.stderr.text()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // polling an endpoint, not a guess
+    await sleep(50); // polling an endpoint, not a guess
   }
   return {
     /** The value of an instant query that gives one number. */
@@ -101,7 +101,7 @@ async function startPrometheus(target: string) {
         const { data } = await (await fetch(`${api}/api/v1/targets`)).json();
         const [target] = data.activeTargets;
         if (target?.health === "up" && Date.parse(target.lastScrape) > time) return;
-        await new Promise((resolve) => setTimeout(resolve, 100)); // polling the API
+        await sleep(100); // polling the API
       }
     },
     async [Symbol.asyncDispose]() {
@@ -109,18 +109,6 @@ async function startPrometheus(target: string) {
       await Deno.remove(folder, { recursive: true });
     },
   };
-}
-
-/** A client that sends `line` and reads its reply, then resets the connection (RST, not FIN). */
-async function roundTripThenReset(addr: Deno.NetAddr, line: string): Promise<void> {
-  const socket = net.connect(addr.port, addr.hostname);
-  socket.setEncoding("utf8");
-  await once(socket, "connect");
-  socket.write(line);
-  const [reply] = await once(socket, "data");
-  assert.equal(reply, line.toUpperCase());
-  socket.resetAndDestroy();
-  await once(socket, "close");
 }
 
 Deno.test({
@@ -148,20 +136,21 @@ Deno.test({
       }));
       // R = 3 resets, each after one message.
       for (let i = 0; i < 3; i++) {
-        await roundTripThenReset(server.addr, "hola\n");
+        const reply = await oneShot(server.addr, { send: "hola\n", leave: "reset" });
+        assert.equal(reply, "HOLA\n");
         sent.in += 5;
         sent.out += 5;
       }
       // 5 idle clients fill the limit; 2 more are refused; then the 5 leave.
       const idle = await Promise.all(Array.from({ length: 5 }, () => Peer.connect(server.addr)));
-      await server.stderr.waitFor(/ connected$/m, 4 + 3 + 5);
+      await server.stderr.waitFor(/ connected$/m, { count: 4 + 3 + 5 });
       for (let i = 0; i < 2; i++) {
         using refused = await Peer.connect(server.addr);
         assert.equal(await refused.readToEnd(), ERROR_LINES.tooManyConnections(5));
         sent.out += ERROR_LINES.tooManyConnections(5).length;
       }
       for (const peer of idle) peer[Symbol.dispose]();
-      await server.stderr.waitFor(/ closed \(/m, 12);
+      await server.stderr.waitFor(/ closed \(/m, { count: 12 });
       await prometheus.scrapedAfter(Date.now());
 
       const metrics: Record<string, number> = {
@@ -262,7 +251,7 @@ Deno.test({
         const now = Number(text.match(/^uppercase_received_bytes_total (\d+)$/m)![1]);
         same = now > 0 && now === received ? same + 1 : 0;
         received = now;
-        await new Promise((resolve) => setTimeout(resolve, 50)); // polling for the stall
+        await sleep(50); // polling for the stall
       }
       server.child.kill("SIGTERM");
       await server.stderr.waitFor(/^Stopping: no longer accepting connections; 1 open$/m);
@@ -309,7 +298,7 @@ for (const workers of ["1", "2"]) {
           await peer.readLine();
         }));
         for (const peer of peers) peer[Symbol.dispose]();
-        await server.stderr.waitFor(/"event":"closed"/, 1000);
+        await server.stderr.waitFor(/"event":"closed"/, { count: 1000 });
       } finally {
         assert.equal(await stopProcess(server), 0);
       }
@@ -346,7 +335,7 @@ Deno.test({
           await peer.readLine();
         }
       }));
-      await server.stderr.waitFor(/"event":"closed"/, 200);
+      await server.stderr.waitFor(/"event":"closed"/, { count: 200 });
       const scrape = await (await fetch(`${server.metrics}/metrics`)).text();
       const metric = (name: string) =>
         Number(scrape.match(new RegExp(`^${name} (\\d+)$`, "m"))![1]);

@@ -62,7 +62,7 @@ Deno.test({
         await peer.send(`cliente ${i}\n`);
         assert.equal(await peer.readLine(), `CLIENTE ${i}\n`);
       }));
-      await server.stderr.waitFor(/ closed \(/m, 400);
+      await server.stderr.waitFor(/ closed \(/m, { count: 400 });
     } finally {
       assert.equal(await stopProcess(server), 0);
     }
@@ -86,7 +86,9 @@ Deno.test({
     try {
       peers.push(...await connectMany(server.addr, 60));
       // Every one accepted, by one worker or the other: served or refused.
-      await server.stderr.waitFor(/ (connected|refused: too many connections \(limit 50\))$/m, 60);
+      await server.stderr.waitFor(/ (connected|refused: too many connections \(limit 50\))$/m, {
+        count: 60,
+      });
       const answers = await Promise.all(peers.map(async (peer) => {
         await peer.send("hola\n").catch(() => {}); // a refused client may be closed already
         return await peer.readLine();
@@ -97,7 +99,7 @@ Deno.test({
 
       const served = peers.filter((_, i) => answers[i] === "HOLA\n");
       for (const peer of served.slice(0, 5)) peer[Symbol.dispose]();
-      await server.stderr.waitFor(/ closed \(end of input\)/m, 5);
+      await server.stderr.waitFor(/ closed \(end of input\)/m, { count: 5 });
       const newcomers = await connectMany(server.addr, 6);
       peers.push(...newcomers);
       const welcomed = await Promise.all(newcomers.map(async (peer) => {
@@ -207,7 +209,7 @@ Deno.test({
         await peer.send(`PROXY TCP4 192.0.2.${i} 10.0.0.1 4000${i % 10} 5000\r\nhola\n`);
         assert.equal(await peer.readLine(), "HOLA\n");
       }
-      await server.stderr.waitFor(/ connected via /m, 20);
+      await server.stderr.waitFor(/ connected via /m, { count: 20 });
     } finally {
       assert.equal(await stopProcess(server), 0);
     }

@@ -18,6 +18,7 @@ import {
   keyboard,
   Peer,
   type Running,
+  sleep,
   spawn,
   spawnClient,
   startServer,
@@ -46,7 +47,7 @@ Deno.test({
       if (n !== 10) return;
       server.child.kill("SIGKILL");
       await server.exited;
-      await new Promise((resolve) => setTimeout(resolve, 1_000)); // the scenario: back 1 s later
+      await sleep(1_000); // the scenario: back 1 s later
       server = await startServerDirectly("--quiet", "--port", port);
     });
     const client = spawnClient(server.addr.port, input, "--reconnect");
@@ -130,7 +131,7 @@ Deno.test({
     const client = spawnClient(server.addr.port, input, "--reconnect");
     try {
       await client.stderr.waitFor(/^Connection lost; reconnecting\.\.\.$/m);
-      await new Promise((resolve) => setTimeout(resolve, 1_000)); // the scenario: a slot frees 1 s later
+      await sleep(1_000); // the scenario: a slot frees 1 s later
       holder[Symbol.dispose]();
       const errors = await wholeOutput(client, expected);
       assert.equal(errors, "Connection lost; reconnecting...\nConnected.\n");
@@ -156,7 +157,7 @@ Deno.test({
       const refusal = / refused: too many connections/;
       await server.log.waitFor(refusal);
       // The measure is a window of time: how many attempts the client makes in it.
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      await sleep(4_000);
       const refusals = server.log.lines.filter((line) => refusal.test(line)).length;
       // 25-50 ms doubling to 1-2 s: 7 to 9 attempts at most in 4 s, whatever the jitter.
       assert(refusals >= 4 && refusals <= 10, `${refusals} refusals in 4 s`);

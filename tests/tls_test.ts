@@ -240,7 +240,7 @@ Deno.test({
       // At most a TLS alert (a record starting 0x15): never an answer in clear text.
       const answer = await plaintext.readToEnd().catch(() => "");
       assert(answer === "" || answer.charCodeAt(0) === 0x15, JSON.stringify(answer));
-      await server.log.waitFor(/closed \(no TLS handshake within 0\.3 s\)/, 50);
+      await server.log.waitFor(/closed \(no TLS handshake within 0\.3 s\)/, { count: 50 });
     } finally {
       for (const peer of silent) peer[Symbol.dispose]();
     }
@@ -387,7 +387,7 @@ Deno.test({
     await holder.read(new Uint8Array(64));
     const silent = await Promise.all(Array.from({ length: 20 }, () => Peer.connect(server.addr)));
     try {
-      await server.log.waitFor(/refused: too many connections/, 20);
+      await server.log.waitFor(/refused: too many connections/, { count: 20 });
       // A client that completes its handshake still gets the ERROR line, beside the silent ones.
       using refused = await connectTls(server);
       const line = new Uint8Array(128);
