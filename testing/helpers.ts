@@ -503,8 +503,11 @@ export function freePort(): number {
   return listener.addr.port;
 }
 
-/** A program started as a process, with its output collected as it comes. */
-export interface Running {
+/**
+ * A program started as a process, with its output collected as it comes.
+ * Disposing of it (`await using`) stops it as {@linkcode stopProcess} does.
+ */
+export interface Running extends AsyncDisposable {
   child: Deno.ChildProcess;
   stdout: ReturnType<typeof collector>;
   stderr: ReturnType<typeof collector>;
@@ -547,7 +550,14 @@ export function spawn(
     feeding,
   ]);
   const exited = Promise.all([child.status, piped]).then(([status]) => status.code);
-  return { child, stdout, stderr, exited };
+  const running: Running = {
+    child,
+    stdout,
+    stderr,
+    exited,
+    [Symbol.asyncDispose]: async () => void await stopProcess(running),
+  };
+  return running;
 }
 
 /** Runs `program` with `input` on its standard input, asserts that it exits 0, and returns what it printed. */

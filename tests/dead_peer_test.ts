@@ -56,38 +56,33 @@ Deno.test({
   ignore: !isolated || !available.python3,
   async fn() {
     await using network = await IsolatedNetwork.create();
-    const server = await network.startServer("--metrics", "127.0.0.1:0");
+    await using server = await network.startServer("--metrics", "127.0.0.1:0");
     const producer = keyboard();
-    const client = network.spawnClient(server.addr.port, producer.stream);
-    try {
-      const metrics = await metricsAddress(server);
-      producer.type("hola\n");
-      await client.stdout.waitFor(/^HOLA$/m);
-      await network.vanish(server.addr.port);
-      const vanished = performance.now();
-      await server.stderr.waitFor(/closed \(the other host stopped answering/);
-      const reaped = performance.now() - vanished;
-      assert(reaped < KEEPALIVE_REAP_MS + SLACK_MS, `reaped after ${reaped} ms`);
-      assert.match(
-        server.stderr.text(),
-        /^#1 127\.0\.0\.1:\d+ closed \(the other host stopped answering \(connection timed out, or host unreachable\)\) after 1 message/m,
-      );
-      const scrape = await network.fetch(metrics);
-      assert.match(scrape, /^uppercase_connections_open 0$/m);
-      assert.match(
-        scrape,
-        /^uppercase_connections_closed_total\{reason="peer_unreachable"\} 1$/m,
-      );
-      // The client's own keepalive finds the server's host gone too, though it waited for nothing.
-      assert.equal(await client.exited, 4);
-      assert.match(
-        client.stderr.text(),
-        /^Connection lost before the input ended: the other host stopped answering/,
-      );
-    } finally {
-      await stopProcess(client);
-      await stopProcess(server);
-    }
+    await using client = network.spawnClient(server.addr.port, producer.stream);
+    const metrics = await metricsAddress(server);
+    producer.type("hola\n");
+    await client.stdout.waitFor(/^HOLA$/m);
+    await network.vanish(server.addr.port);
+    const vanished = performance.now();
+    await server.stderr.waitFor(/closed \(the other host stopped answering/);
+    const reaped = performance.now() - vanished;
+    assert(reaped < KEEPALIVE_REAP_MS + SLACK_MS, `reaped after ${reaped} ms`);
+    assert.match(
+      server.stderr.text(),
+      /^#1 127\.0\.0\.1:\d+ closed \(the other host stopped answering \(connection timed out, or host unreachable\)\) after 1 message/m,
+    );
+    const scrape = await network.fetch(metrics);
+    assert.match(scrape, /^uppercase_connections_open 0$/m);
+    assert.match(
+      scrape,
+      /^uppercase_connections_closed_total\{reason="peer_unreachable"\} 1$/m,
+    );
+    // The client's own keepalive finds the server's host gone too, though it waited for nothing.
+    assert.equal(await client.exited, 4);
+    assert.match(
+      client.stderr.text(),
+      /^Connection lost before the input ended: the other host stopped answering/,
+    );
   },
 });
 
@@ -223,11 +218,11 @@ Deno.test({
   ignore: !isolated || !available.script,
   async fn() {
     await using network = await IsolatedNetwork.create();
-    const server = await network.startServer("--quiet");
+    await using server = await network.startServer("--quiet");
     const keys = keyboard();
     const command =
       `env -u NO_COLOR NO_COLOR=1 deno run --allow-net client.ts --port ${server.addr.port} --reply-timeout 2`;
-    const client = network.spawn("script", [
+    await using client = network.spawn("script", [
       "--quiet",
       "--return",
       "--command",
@@ -236,24 +231,19 @@ Deno.test({
     ], {
       input: keys.stream,
     });
-    try {
-      await client.stdout.waitFor(/> /);
-      keys.type("hola\r");
-      await client.stdout.waitFor(/\r\nHOLA\r\n/);
-      await network.vanish(server.addr.port);
-      const typed = performance.now();
-      keys.type("uno\r");
-      assert.equal(await client.exited, 4);
-      const took = performance.now() - typed;
-      assert(took >= 2_000 && took < 2_000 + SLACK_MS, `said so after ${took} ms`);
-      assert.match(
-        stripVTControlCharacters(client.stdout.text()),
-        /Connection lost before it answered: nothing from the server for 2 s \(--reply-timeout\)\r?\n$/,
-      );
-    } finally {
-      await stopProcess(client);
-      await stopProcess(server);
-    }
+    await client.stdout.waitFor(/> /);
+    keys.type("hola\r");
+    await client.stdout.waitFor(/\r\nHOLA\r\n/);
+    await network.vanish(server.addr.port);
+    const typed = performance.now();
+    keys.type("uno\r");
+    assert.equal(await client.exited, 4);
+    const took = performance.now() - typed;
+    assert(took >= 2_000 && took < 2_000 + SLACK_MS, `said so after ${took} ms`);
+    assert.match(
+      stripVTControlCharacters(client.stdout.text()),
+      /Connection lost before it answered: nothing from the server for 2 s \(--reply-timeout\)\r?\n$/,
+    );
   },
 });
 
@@ -264,7 +254,7 @@ Deno.test({
   async fn() {
     await using certificates = await makeTestCertificates();
     await using network = await IsolatedNetwork.create();
-    const server = await network.startServer(
+    await using server = await network.startServer(
       "--tls-cert",
       certificates.server.certFile,
       "--tls-key",
@@ -273,7 +263,7 @@ Deno.test({
       "2",
     );
     const producer = keyboard();
-    const client = network.spawn(
+    await using client = network.spawn(
       "deno",
       [
         "run",
@@ -287,18 +277,13 @@ Deno.test({
       ],
       { input: producer.stream },
     );
-    try {
-      producer.type("hola\n");
-      await client.stdout.waitFor(/^HOLA$/m);
-      await network.vanish(server.addr.port);
-      const vanished = performance.now();
-      await server.stderr.waitFor(/closed \(idle timeout\)/);
-      const took = performance.now() - vanished;
-      assert(took < 2_000 + SLACK_MS, `closed after ${took} ms`);
-    } finally {
-      await stopProcess(client);
-      await stopProcess(server);
-    }
+    producer.type("hola\n");
+    await client.stdout.waitFor(/^HOLA$/m);
+    await network.vanish(server.addr.port);
+    const vanished = performance.now();
+    await server.stderr.waitFor(/closed \(idle timeout\)/);
+    const took = performance.now() - vanished;
+    assert(took < 2_000 + SLACK_MS, `closed after ${took} ms`);
   },
 });
 

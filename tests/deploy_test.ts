@@ -307,13 +307,9 @@ Deno.test({
       }
       if (n === 39) await restarting;
     });
-    const client = spawnClient(deployment.frontend, input, "--reconnect");
-    try {
-      const errors = await wholeOutput(client, expected);
-      assert.match(errors, /^(Connection lost; reconnecting\.\.\.\nReconnected\.\n)+$/);
-    } finally {
-      await stopProcess(client);
-    }
+    await using client = spawnClient(deployment.frontend, input, "--reconnect");
+    const errors = await wholeOutput(client, expected);
+    assert.match(errors, /^(Connection lost; reconnecting\.\.\.\nReconnected\.\n)+$/);
     // The servers' own word that the client was cut over: a stopped server closed
     // a proxied connection that had answered many lines.
     const cut = stopped.join("").match(/ closed \(server stopping\) after (\d+) messages/g) ?? [];

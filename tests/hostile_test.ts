@@ -213,33 +213,29 @@ Deno.test({
   async fn() {
     // The server and the flood are processes of their own, so that only the server's
     // event loop is shared; the figures themselves are the bench's (its fairness section).
-    const server = await startServerDirectly("--quiet");
-    try {
-      for (const kind of FLOOD_KINDS) {
-        const flood = spawn("deno", [
-          "run",
-          "--allow-net",
-          "bench/flood.ts",
-          String(server.addr.port),
-          kind,
-          "2",
-        ]);
-        using peer = await Peer.connect(server.addr);
-        let slowest = 0;
-        for (let i = 0; flood.stdout.text() === ""; i++) {
-          const sent = performance.now();
-          await peer.send(`ping ${i}\n`);
-          assert.equal(await peer.readLine(), `PING ${i}\n`);
-          slowest = Math.max(slowest, performance.now() - sent);
-        }
-        assert.equal(await flood.exited, 0, flood.stderr.text());
-        const answered = Number(flood.stdout.text());
-        assert(answered > 0, `${kind}: the flood is answered too`);
-        // Before the server yielded, one round trip took 0.5 s to 20 s; now a few ms.
-        assert(slowest < 500, `${kind}: the slowest round trip took ${slowest} ms`);
+    await using server = await startServerDirectly("--quiet");
+    for (const kind of FLOOD_KINDS) {
+      const flood = spawn("deno", [
+        "run",
+        "--allow-net",
+        "bench/flood.ts",
+        String(server.addr.port),
+        kind,
+        "2",
+      ]);
+      using peer = await Peer.connect(server.addr);
+      let slowest = 0;
+      for (let i = 0; flood.stdout.text() === ""; i++) {
+        const sent = performance.now();
+        await peer.send(`ping ${i}\n`);
+        assert.equal(await peer.readLine(), `PING ${i}\n`);
+        slowest = Math.max(slowest, performance.now() - sent);
       }
-    } finally {
-      await stopProcess(server);
+      assert.equal(await flood.exited, 0, flood.stderr.text());
+      const answered = Number(flood.stdout.text());
+      assert(answered > 0, `${kind}: the flood is answered too`);
+      // Before the server yielded, one round trip took 0.5 s to 20 s; now a few ms.
+      assert(slowest < 500, `${kind}: the slowest round trip took ${slowest} ms`);
     }
   },
 });
