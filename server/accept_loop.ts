@@ -114,7 +114,10 @@ class ClientGoneSummary {
   }
 }
 
-/** The server: an accept loop over a listener, and the connections it is serving. */
+/**
+ * An accept loop over a listener, with the connections it accepted and serves:
+ * what `serve()` returns, seen as an {@linkcode UppercaseServer}.
+ */
 export class AcceptLoop implements UppercaseServer {
   readonly addr: TcpAddr;
   readonly finished: Promise<void>;
