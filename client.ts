@@ -68,7 +68,7 @@ const encoder = new TextEncoder();
  */
 export async function runClient(options: ClientOptions): Promise<number> {
   const { hostname, port, maxMessageBytes, ...settings } = resolveClientSettings(options);
-  const style = styleFor(settings.color);
+  const style = styleFor({ color: settings.color });
   const output = options.output.getWriter();
   const shownOn = (terminal: boolean) => terminal ? showControls : undefined;
   // Line by line: our own messages may span lines; a line of the server's never does.
@@ -134,7 +134,9 @@ export async function main(args: string[]): Promise<number> {
   if (typeof command === "number") return command;
   const { tls, caFile, ...target } = command;
   const caCerts = await readArgumentFiles(async () =>
-    caFile === undefined ? undefined : [await readPemFile(caFile, "CA certificate", "CERTIFICATE")]
+    caFile === undefined
+      ? undefined
+      : [await readPemFile(caFile, { what: "CA certificate", label: "CERTIFICATE" })]
   );
   if (typeof caCerts === "number") return caCerts;
   giveUpReading();

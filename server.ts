@@ -72,8 +72,8 @@ export async function main(args: string[]): Promise<number> {
   const { options, tlsFiles } = command;
   const tls = await readArgumentFiles(async () =>
     tlsFiles && {
-      cert: await readPemFile(tlsFiles.cert, "TLS certificate", "CERTIFICATE"),
-      key: await readPemFile(tlsFiles.key, "TLS private key", "PRIVATE KEY"),
+      cert: await readPemFile(tlsFiles.cert, { what: "TLS certificate", label: "CERTIFICATE" }),
+      key: await readPemFile(tlsFiles.key, { what: "TLS private key", label: "PRIVATE KEY" }),
     }
   );
   if (typeof tls === "number") return tls;

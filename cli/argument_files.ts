@@ -18,12 +18,15 @@ export class FileArgumentError extends Error {
  * Reads a PEM file named on the command line, such as a TLS certificate.
  *
  * @param path The file, as given.
- * @param what What it holds, for messages, such as `TLS certificate`.
- * @param label The PEM label it must hold, such as `CERTIFICATE` or `PRIVATE KEY`.
+ * @param expected `what` it holds, for messages, such as `TLS certificate`; the PEM `label` it
+ *   must hold, such as `CERTIFICATE` or `PRIVATE KEY`.
  * @returns The file's text.
  * @throws {FileArgumentError} Naming the file and saying what is wrong with it.
  */
-export async function readPemFile(path: string, what: string, label: string): Promise<string> {
+export async function readPemFile(
+  path: string,
+  { what, label }: { what: string; label: string },
+): Promise<string> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);

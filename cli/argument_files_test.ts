@@ -39,7 +39,10 @@ Deno.test({
   ignore: !mayUseFiles,
   async fn() {
     await using folder = await folderWith({ "ca.pem": PEM });
-    assert.equal(await readPemFile(`${folder.path}/ca.pem`, "CA certificate", "CERTIFICATE"), PEM);
+    assert.equal(
+      await readPemFile(`${folder.path}/ca.pem`, { what: "CA certificate", label: "CERTIFICATE" }),
+      PEM,
+    );
   },
 });
 
@@ -61,7 +64,7 @@ Deno.test({
     ];
     for (const [path, want] of table) {
       await assert.rejects(
-        readPemFile(path, "TLS private key", "PRIVATE KEY"),
+        readPemFile(path, { what: "TLS private key", label: "PRIVATE KEY" }),
         new FileArgumentError(want),
       );
     }
@@ -77,7 +80,8 @@ Deno.test({
     console.error = (line: string) => void reported.push(line);
     try {
       const status = await readArgumentFiles(() =>
-        readPemFile(`${TEST_TMP}/missing.pem`, "CA certificate", "CERTIFICATE").then(() => ({}))
+        readPemFile(`${TEST_TMP}/missing.pem`, { what: "CA certificate", label: "CERTIFICATE" })
+          .then(() => ({}))
       );
       assert.equal(status, EXIT.USAGE);
     } finally {
@@ -98,7 +102,7 @@ Deno.test({
     const program = `
       import { giveUpReading, readArgumentFiles, readPemFile } from "./cli/argument_files.ts";
       const path = "${folder.path}/ca.pem";
-      const files = await readArgumentFiles(async () => ({ ca: await readPemFile(path, "CA", "CERTIFICATE") }));
+      const files = await readArgumentFiles(async () => ({ ca: await readPemFile(path, { what: "CA", label: "CERTIFICATE" }) }));
       giveUpReading();
       const after = await Deno.readTextFile(path).then(() => "read", (error) => error.name);
       console.log(JSON.stringify({ files, after }));`;

@@ -92,12 +92,15 @@ With piped input it prints only the replies, one per line:
       connectTimeoutMs: seconds("connect-timeout", flags["connect-timeout"]),
       replyTimeoutMs: seconds("reply-timeout", flags["reply-timeout"]),
       reconnect: flags.reconnect,
-      retryForMs: retryFor(flags["retry-for"], flags.reconnect),
+      retryForMs: retryFor(flags["retry-for"], { reconnect: flags.reconnect }),
     }),
   },
 );
 
-function retryFor(value: string | undefined, reconnect: boolean | undefined): number | undefined {
+function retryFor(
+  value: string | undefined,
+  { reconnect }: { reconnect?: boolean },
+): number | undefined {
   if (value !== undefined && !reconnect) throw new UsageError("--retry-for needs --reconnect");
   return seconds("retry-for", value);
 }

@@ -43,9 +43,9 @@ const COLORS: Style = {
 /**
  * The style to show text in.
  *
- * @param color Whether to use colours (bold green replies, bold red errors).
+ * @param options `color`: whether to use colours (bold green replies, bold red errors).
  */
-export function styleFor(color: boolean): Style {
+export function styleFor({ color }: { color: boolean }): Style {
   return color ? COLORS : PLAIN;
 }
 

@@ -212,7 +212,9 @@ function serveOptionsFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServeOptions 
     idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000,
     reusePort: flags["reuse-port"],
     proxyProtocol: flags["proxy-protocol"],
-    trustedProxies: trustedProxiesFlag(flags["trusted-proxies"], flags["proxy-protocol"]),
+    trustedProxies: trustedProxiesFlag(flags["trusted-proxies"], {
+      proxyProtocol: flags["proxy-protocol"],
+    }),
     log: flags.quiet ? null : undefined,
     logFormat: logFormatFlag(flags["log-format"]),
   };
@@ -257,7 +259,10 @@ function tlsFilesFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServerCommand["tl
   return { cert, key };
 }
 
-function trustedProxiesFlag(value: string | undefined, proxyProtocol: boolean | undefined) {
+function trustedProxiesFlag(
+  value: string | undefined,
+  { proxyProtocol }: { proxyProtocol?: boolean },
+) {
   if (value === undefined) return undefined;
   if (!proxyProtocol) throw new UsageError("--trusted-proxies needs --proxy-protocol");
   try {
