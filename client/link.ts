@@ -38,8 +38,8 @@ export const MAX_RETRY_MS = 2_000;
 const SETTLE_MS = 250;
 
 /**
- * How long to wait before attempt `attempt` (from 0): 50 ms doubling to 2 s,
- * a random point in the upper half of that step, so that clients cut off
+ * How long to wait before attempt `attempt` (from 0): {@linkcode FIRST_RETRY_MS}
+ * doubling to {@linkcode MAX_RETRY_MS}, a random point in the upper half of that step, so that clients cut off
  * together do not all come back at once.
  *
  * @example The first waits

@@ -16,10 +16,10 @@ const MAX_ACCEPT_BACKOFF_MS = 1_000;
  * - `listener closed`: nothing more will arrive; the loop ends (as net/http's
  *   `Serve` returns once its listener is closed).
  * - `client gone`: one client left before it was accepted. The loop retries at
- *   once, counts it, and logs a summary at most once a second.
+ *   once, counts it, and logs a summary now and then (`accept_loop.ts`).
  * - `out of resources`: the process or the system is short of file handles or
- *   memory. The loop logs it and waits, 5 ms doubling to 1 s, for as long as
- *   it lasts: connections closing will free what it needs.
+ *   memory. The loop logs it and waits ({@linkcode acceptBackoff}) for as
+ *   long as it lasts: connections closing will free what it needs.
  * - `unexpected`: anything else. The loop waits as for `out of resources`, as
  *   a failure we cannot name may repeat at once and must not spin the loop;
  *   after `MAX_UNEXPECTED_ACCEPT_FAILURES` in a row (`accept_loop.ts`) it gives
@@ -42,7 +42,7 @@ const CLIENT_GONE_ERRORS = [
 ];
 const CLIENT_GONE_CODES = new Set(["EPROTO", "ECONNABORTED"]);
 // Shortages that last until something else frees resources; net/http's Serve
-// waits them out, 5 ms doubling to 1 s, rather than spinning on them.
+// waits them out, with a wait that doubles, rather than spinning on them.
 const RESOURCE_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
 
 /**
@@ -71,7 +71,8 @@ export function classifyAcceptError(error: unknown): AcceptFailure {
 
 /**
  * The wait after a failed accept that a client leaving does not explain:
- * 5 ms, doubling with each failure in a row up to 1 s.
+ * {@linkcode FIRST_ACCEPT_BACKOFF_MS}, doubling with each failure in a row up
+ * to {@linkcode MAX_ACCEPT_BACKOFF_MS}.
  *
  * @param lastMs The wait after the last failure, 0 after an accept that worked.
  * @returns The wait now, in ms.

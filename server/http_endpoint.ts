@@ -17,7 +17,7 @@
  * - A request with a body, or a method other than `GET` and `HEAD`, is
  *   answered (400, 405) and its connection closed.
  * - A failed accept is sorted as the protocol port's are: a client gone is
- *   skipped; anything else is waited out, 5 ms doubling to 1 s.
+ *   skipped; anything else is waited out (`acceptBackoff`).
  *
  * @module
  */

@@ -183,7 +183,7 @@ export function openConnections(snapshot: StatsSnapshot): number {
 const LOOP_DELAY_INTERVAL_MS = 100;
 
 /**
- * Measures how late the event loop runs, every 100 ms, into `stats`: a timer
+ * Measures how late the event loop runs, every `LOOP_DELAY_INTERVAL_MS`, into `stats`: a timer
  * that fires late means the loop was busy. It does not keep the process alive.
  *
  * @returns A function that stops it.
