@@ -1,6 +1,6 @@
 /**
  * Every exit status of the server and the client, in one table: the code, `--help`
- * and the README all read it, so a status has one code and one meaning everywhere.
+ * and the docs all read it, so a status has one code and one meaning everywhere.
  *
  * @module
  */
@@ -14,11 +14,11 @@ export interface ExitStatus {
   readonly code: number;
   /** Which program exits with it. */
   readonly program: Program;
-  /** What it means, for `--help` and the README. */
+  /** What it means, for `--help` and the docs. */
   readonly meaning: string;
 }
 
-/** Every exit status of both programs, by name: the one table the code, `--help` and the README use. */
+/** Every exit status of both programs, by name: the one table the code, `--help` and the docs use. */
 export const EXIT_STATUSES = {
   OK: {
     code: 0,

@@ -15,7 +15,7 @@ import { EXIT, EXIT_STATUSES, type Program } from "./exit_status.ts";
 /** The program's version, from `deno.json`. */
 export const VERSION: string = config.version;
 
-/** One command-line flag: how it is parsed, and how `--help` and the README describe it. */
+/** One command-line flag: how it is parsed, and how `--help` and the docs describe it. */
 export interface Flag {
   /** The placeholder of its value, such as `<n>`; left out for a switch. */
   value?: string;

@@ -2,7 +2,7 @@
  * The server's log: each thing worth telling an operator is an event, written
  * as one line in one of two formats. `text`, the default, is for people and
  * reads as it always has; `json` is one object per line, for log shippers,
- * with keys that are a contract (the README lists them).
+ * with keys that are a contract (`docs/monitoring.md` lists them).
  *
  * @module
  */

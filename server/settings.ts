@@ -125,7 +125,7 @@ export interface ServeOptions {
   log?: ((line: string) => void) | null;
   /**
    * How log lines are written: `text` for people, `json` for log shippers
-   * (one object per line; the README lists the keys).
+   * (one object per line; `docs/monitoring.md` lists the keys).
    *
    * @default {"text"}
    */

@@ -1,5 +1,5 @@
 /**
- * Running more than one server, as the README's "Running more than one" says,
+ * Running more than one server, as `docs/running.md` says,
  * with the real programs: `deploy/haproxy.cfg` in the real HAProxy in front of
  * two server processes that take the PROXY protocol, two processes sharing
  * one port with `--reuse-port`, and `deploy/uppercase-tcp.service` checked by

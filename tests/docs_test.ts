@@ -51,7 +51,7 @@ function markdownTable(header: string[], rows: string[][]): string {
   ].join("\n");
 }
 
-/** The README's table of a program's flags. */
+/** The docs' table of a program's flags. */
 function flagTable(flags: Flags): string {
   return markdownTable(
     ["Flag", "Default", "Meaning"],
@@ -64,7 +64,7 @@ function flagTable(flags: Flags): string {
   );
 }
 
-/** The README's table of both programs' exit statuses. */
+/** The docs' table of both programs' exit statuses. */
 function exitTable(): string {
   return markdownTable(
     ["Code", "Program", "Meaning"],

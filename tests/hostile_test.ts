@@ -242,7 +242,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "a client that sends 1 MiB lines without reading its replies costs the server about twice the message limit, as the README says",
+    "a client that sends 1 MiB lines without reading its replies costs the server about twice the message limit, as docs/limits.md says",
   ignore: !canRunDeno,
   async fn() {
     const server = await startServerDirectly("--quiet");
@@ -274,7 +274,7 @@ Deno.test({
       const perClientKib = grownKib / clients.length;
       // Twice the limit (a reply waiting to be written, the next message) and the read
       // buffer are held; resident memory adds what the garbage collector has not taken
-      // back yet, 2.4-3.3 MB measured: the README's figure, held here to 4 × the limit.
+      // back yet, 2.4-3.3 MB measured: the figure in docs/limits.md, held here to 4 × the limit.
       assert(perClientKib <= 4 * 1024, `${perClientKib.toFixed(0)} KiB a client`);
       for (const conn of clients) conn.close();
       await Promise.all(sending);

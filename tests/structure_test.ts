@@ -1,5 +1,5 @@
 /**
- * The shape of the code, as the README describes it: the entry points import
+ * The shape of the code, as `docs/development.md` describes it: the entry points import
  * their folders and never the other way round, no two modules import each
  * other (directly or round a longer circle, type imports included), no module
  * of the product is over 400 lines, each has its tests beside it, and the
