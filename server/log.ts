@@ -105,7 +105,7 @@ function textLine(e: LogEvent): string | undefined {
 
 /**
  * The keys of the JSON log, in the order they are written: a contract, which
- * the README lists.
+ * `docs/monitoring.md` lists.
  */
 export const JSON_LOG_KEYS = [
   "time",
