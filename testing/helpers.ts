@@ -154,6 +154,15 @@ export function startServer(options: ServeOptions = {}): UppercaseServer & { log
   return Object.assign(server, { log });
 }
 
+/** `items`, disposed of together (`using peers = allOf(...)`): each of them, in turn. */
+export function allOf<T extends Disposable>(items: T[]): T[] & Disposable {
+  return Object.assign(items, {
+    [Symbol.dispose]() {
+      for (const item of items) item[Symbol.dispose]();
+    },
+  });
+}
+
 /** A raw TCP client that sends bytes and reads exactly what comes back. */
 export class Peer implements Disposable {
   readonly conn: Deno.TcpConn;

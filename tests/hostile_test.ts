@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import {
+  allOf,
   canRun,
   oneShot,
   Peer,
@@ -105,17 +106,15 @@ Deno.test("server serves 1,000 clients at once, each doing 10 round trips", asyn
 
 Deno.test("server answers a new client at once while 200 clients trickle one byte at a time", async () => {
   await using server = startServer({ log: null, flushDelayMs: 0 });
-  const tricklers = await Promise.all(Array.from({ length: 200 }, () => Peer.connect(server.addr)));
-  try {
-    for (const byte of "lento") {
-      await Promise.all(tricklers.map((peer) => peer.send(byte)));
-      await assertStillServing(server);
-    }
-    await Promise.all(tricklers.map((peer) => peer.send("\n")));
-    for (const peer of tricklers) assert.equal(await peer.readLine(), "LENTO\n");
-  } finally {
-    for (const peer of tricklers) peer[Symbol.dispose]();
+  using tricklers = allOf(
+    await Promise.all(Array.from({ length: 200 }, () => Peer.connect(server.addr))),
+  );
+  for (const byte of "lento") {
+    await Promise.all(tricklers.map((peer) => peer.send(byte)));
+    await assertStillServing(server);
   }
+  await Promise.all(tricklers.map((peer) => peer.send("\n")));
+  for (const peer of tricklers) assert.equal(await peer.readLine(), "LENTO\n");
 });
 
 Deno.test("server stops reading from a client that does not read its replies, with bounded memory", async () => {
@@ -145,31 +144,27 @@ Deno.test("server stops reading from a client that does not read its replies, wi
 
 Deno.test("server over --max-connections answers ERROR and closes, and a freed slot is reusable at once", async () => {
   await using server = startServer({ maxConnections: 3 });
-  const peers = await Promise.all([1, 2, 3].map(() => Peer.connect(server.addr)));
-  try {
-    for (const peer of peers) {
-      await peer.send("dentro\n");
-      assert.equal(await peer.readLine(), "DENTRO\n");
-    }
-    {
-      using extra = await Peer.connect(server.addr);
-      assert.equal(
-        await extra.readToEnd(),
-        "ERROR too many connections (limit 3), try again later\n",
-      );
-    }
-    await peers[0].send("DESCONEXION\n");
-    assert.equal(await peers[0].readToEnd(), "");
-    using next = await Peer.connect(server.addr);
-    await next.send("hay sitio\n");
-    assert.equal(await next.readLine(), "HAY SITIO\n");
-    assert.match(
-      server.log.lines.join("\n"),
-      /#4 127\.0\.0\.1:\d+ refused: too many connections \(limit 3\)/,
-    );
-  } finally {
-    for (const peer of peers) peer[Symbol.dispose]();
+  using peers = allOf(await Promise.all([1, 2, 3].map(() => Peer.connect(server.addr))));
+  for (const peer of peers) {
+    await peer.send("dentro\n");
+    assert.equal(await peer.readLine(), "DENTRO\n");
   }
+  {
+    using extra = await Peer.connect(server.addr);
+    assert.equal(
+      await extra.readToEnd(),
+      "ERROR too many connections (limit 3), try again later\n",
+    );
+  }
+  await peers[0].send("DESCONEXION\n");
+  assert.equal(await peers[0].readToEnd(), "");
+  using next = await Peer.connect(server.addr);
+  await next.send("hay sitio\n");
+  assert.equal(await next.readLine(), "HAY SITIO\n");
+  assert.match(
+    server.log.lines.join("\n"),
+    /#4 127\.0\.0\.1:\d+ refused: too many connections \(limit 3\)/,
+  );
 });
 
 Deno.test("server closes a silent connection after --idle-timeout and says why", async () => {

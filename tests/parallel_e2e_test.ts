@@ -11,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import {
+  allOf,
   canRun,
   Peer,
   processResources,
@@ -119,22 +120,17 @@ Deno.test({
     "--parallel 2 on SIGTERM with 200 clients open: every client sees its end, and the process exits 0 within 2 s",
   ignore: !available.deno,
   async fn() {
-    const server = await startServerDirectly("--parallel", "2", "--quiet");
-    const peers = await connectMany(server.addr, 200);
-    try {
-      for (const peer of peers) await peer.send("hola\n");
-      for (const peer of peers) assert.equal(await peer.readLine(), "HOLA\n");
-      const started = performance.now();
-      server.child.kill("SIGTERM");
-      assert.equal(await withTimeout(server.exited, 2_000), 0, "exit 0 within 2 s");
-      assert(performance.now() - started < 2_000);
-      const ends = await Promise.all(peers.map((peer) => peer.readToEnd()));
-      assert.deepEqual(new Set(ends), new Set([""]), "each sees end of stream, not a reset");
-      assert.equal(server.stderr.text(), "", "--quiet holds in every worker");
-    } finally {
-      for (const peer of peers) peer[Symbol.dispose]();
-      await stopProcess(server);
-    }
+    await using server = await startServerDirectly("--parallel", "2", "--quiet");
+    using peers = allOf(await connectMany(server.addr, 200));
+    for (const peer of peers) await peer.send("hola\n");
+    for (const peer of peers) assert.equal(await peer.readLine(), "HOLA\n");
+    const started = performance.now();
+    server.child.kill("SIGTERM");
+    assert.equal(await withTimeout(server.exited, 2_000), 0, "exit 0 within 2 s");
+    assert(performance.now() - started < 2_000);
+    const ends = await Promise.all(peers.map((peer) => peer.readToEnd()));
+    assert.deepEqual(new Set(ends), new Set([""]), "each sees end of stream, not a reset");
+    assert.equal(server.stderr.text(), "", "--quiet holds in every worker");
   },
 });
 

@@ -17,6 +17,7 @@ import tls from "node:tls";
 import { once } from "node:events";
 import { EXIT, runClient } from "../client.ts";
 import {
+  allOf,
   canRun,
   collector,
   keyboard,
@@ -219,31 +220,29 @@ Deno.test({
   ignore: !certificates,
   async fn() {
     await using server = await tlsServer({ tlsHandshakeTimeoutMs: 300 });
-    const silent = await Promise.all(Array.from({ length: 50 }, () => Peer.connect(server.addr)));
+    using _silent = allOf(
+      await Promise.all(Array.from({ length: 50 }, () => Peer.connect(server.addr))),
+    );
     using plaintext = await Peer.connect(server.addr);
     await plaintext.send("hola en claro\n");
-    try {
-      const started = performance.now();
-      using tls = await connectTls(server);
-      const roundTrip = (async () => {
-        await tls.write(encoder.encode("hola\n"));
-        const buffer = new Uint8Array(16);
-        return decoder.decode(buffer.subarray(0, (await tls.read(buffer)) ?? 0));
-      })();
-      const reply = await withTimeout(roundTrip, 100);
-      if (reply === TIMED_OUT) tls.close();
-      assert.equal(reply, "HOLA\n", `answered in ${(performance.now() - started).toFixed(0)} ms`);
-      assert.match(
-        await server.log.waitFor(/TLS handshake failed/),
-        /closed \(TLS handshake failed: .*\) after 0 messages/,
-      );
-      // At most a TLS alert (a record starting 0x15): never an answer in clear text.
-      const answer = await plaintext.readToEnd().catch(() => "");
-      assert(answer === "" || answer.charCodeAt(0) === 0x15, JSON.stringify(answer));
-      await server.log.waitFor(/closed \(no TLS handshake within 0\.3 s\)/, { count: 50 });
-    } finally {
-      for (const peer of silent) peer[Symbol.dispose]();
-    }
+    const started = performance.now();
+    using tls = await connectTls(server);
+    const roundTrip = (async () => {
+      await tls.write(encoder.encode("hola\n"));
+      const buffer = new Uint8Array(16);
+      return decoder.decode(buffer.subarray(0, (await tls.read(buffer)) ?? 0));
+    })();
+    const reply = await withTimeout(roundTrip, 100);
+    if (reply === TIMED_OUT) tls.close();
+    assert.equal(reply, "HOLA\n", `answered in ${(performance.now() - started).toFixed(0)} ms`);
+    assert.match(
+      await server.log.waitFor(/TLS handshake failed/),
+      /closed \(TLS handshake failed: .*\) after 0 messages/,
+    );
+    // At most a TLS alert (a record starting 0x15): never an answer in clear text.
+    const answer = await plaintext.readToEnd().catch(() => "");
+    assert(answer === "" || answer.charCodeAt(0) === 0x15, JSON.stringify(answer));
+    await server.log.waitFor(/closed \(no TLS handshake within 0\.3 s\)/, { count: 50 });
   },
 });
 
@@ -385,22 +384,20 @@ Deno.test({
     using holder = await connectTls(server);
     await holder.write(encoder.encode("ocupado\n"));
     await holder.read(new Uint8Array(64));
-    const silent = await Promise.all(Array.from({ length: 20 }, () => Peer.connect(server.addr)));
-    try {
-      await server.log.waitFor(/refused: too many connections/, { count: 20 });
-      // A client that completes its handshake still gets the ERROR line, beside the silent ones.
-      using refused = await connectTls(server);
-      const line = new Uint8Array(128);
-      const n = await refused.read(line);
-      assert.match(decoder.decode(line.subarray(0, n ?? 0)), /^ERROR too many connections/);
-      const started = performance.now();
-      await server.stop();
-      const took = performance.now() - started;
-      // Within the stop grace (1 s) and a little, not the handshake limit (10 s) nor for ever.
-      assert(took < 2_000, `the stop took ${took} ms`);
-    } finally {
-      for (const peer of silent) peer[Symbol.dispose]();
-    }
+    using _silent = allOf(
+      await Promise.all(Array.from({ length: 20 }, () => Peer.connect(server.addr))),
+    );
+    await server.log.waitFor(/refused: too many connections/, { count: 20 });
+    // A client that completes its handshake still gets the ERROR line, beside the silent ones.
+    using refused = await connectTls(server);
+    const line = new Uint8Array(128);
+    const n = await refused.read(line);
+    assert.match(decoder.decode(line.subarray(0, n ?? 0)), /^ERROR too many connections/);
+    const started = performance.now();
+    await server.stop();
+    const took = performance.now() - started;
+    // Within the stop grace (1 s) and a little, not the handshake limit (10 s) nor for ever.
+    assert(took < 2_000, `the stop took ${took} ms`);
   },
 });
 
