@@ -22,6 +22,7 @@ for (let i = 0; i < COMMAND_BYTES.length - 1; i++) {
 }
 
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const MARKS = /\p{M}/gu;
 
 /**
  * Tells whether a message is the disconnect command (rule 5): trimmed, it equals
@@ -45,8 +46,6 @@ export function isDisconnectCommand(text: string): boolean {
   if (unmarked.length > 2 * DISCONNECT_COMMAND.length) return false;
   return unmarked.normalize("NFD").replace(MARKS, "").toUpperCase() === DISCONNECT_COMMAND;
 }
-
-const MARKS = /\p{M}/gu;
 
 const isAsciiSpace = (byte: number) => byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
 

@@ -102,7 +102,8 @@ export class ServerConversation {
   receiveInPlace(chunk: Uint8Array): Turn {
     if (this.#closed) return { reply: EMPTY };
     const turn = this.#receive(chunk);
-    this.#uppercaseHeld();
+    // Bytes held after the conversation's end are never answered: no work ahead for them.
+    if (!turn.close) this.#uppercaseHeld();
     return turn;
   }
 

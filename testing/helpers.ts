@@ -16,8 +16,8 @@ import { PROXY_V2_SIGNATURE } from "../server/proxy_header.ts";
 import { parseIPv4, parseIPv6 } from "../server/ip.ts";
 import config from "../deno.json" with { type: "json" };
 
-// The programs run from the project's root, as `deno task` runs them.
-const PROJECT_ROOT = new URL("..", import.meta.url).pathname;
+/** The project's root folder, where the programs run from, as `deno task` runs them. */
+export const PROJECT_ROOT = new URL("..", import.meta.url).pathname;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -292,6 +292,8 @@ export async function oneShot(
   const closed = once(socket, "close");
   let received = "";
   const done = Promise.withResolvers<void>();
+  // Awaited below when something is to be read; with read "nothing", a late error is no matter.
+  done.promise.catch(() => {});
   socket.on("data", (text: string) => {
     received += text;
     if (read === "line" && received.includes("\n")) done.resolve();

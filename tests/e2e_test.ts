@@ -18,6 +18,7 @@ import {
   oneShot,
   Peer,
   processResources,
+  PROJECT_ROOT,
   roundTripsFromManyClients,
   runClientProcess,
   spawn,
@@ -30,9 +31,6 @@ import {
 } from "../testing/helpers.ts";
 import { stripVTControlCharacters } from "node:util";
 import { TIMED_OUT, withTimeout } from "../io/socket.ts";
-
-// The programs run from the project's root, as `deno task` runs them.
-const PROJECT_ROOT = new URL("..", import.meta.url).pathname;
 
 const canLimitFiles =
   (await Deno.permissions.query({ name: "run", command: "prlimit" })).state === "granted";

@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { canRun, warnIfMissing } from "../testing/helpers.ts";
+import { canRun, PROJECT_ROOT, warnIfMissing } from "../testing/helpers.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),
@@ -23,7 +23,6 @@ const available = {
 warnIfMissing("structure_test.ts", available, "coreutils");
 
 const ROOT = new URL("..", import.meta.url).href;
-const ROOT_PATH = new URL("..", import.meta.url).pathname;
 // The worker module too: the server starts it by its address, which no import shows.
 const ENTRY_POINTS = ["server.ts", "client.ts", "protocol.ts", "server/worker.ts"];
 const MAX_LINES = 400;
@@ -39,7 +38,7 @@ async function productGraph(): Promise<Map<string, string[]>> {
   for (const entry of ENTRY_POINTS) {
     const { stdout } = await new Deno.Command("deno", {
       args: ["info", "--json", entry],
-      cwd: ROOT_PATH,
+      cwd: PROJECT_ROOT,
     }).output();
     const { modules } = JSON.parse(new TextDecoder().decode(stdout)) as { modules: InfoModule[] };
     for (const module of modules) {
@@ -103,7 +102,7 @@ Deno.test({
     const tests = modules.map((path) => path.replace(/\.ts$/, "_test.ts"));
     const { stdout, stderr } = await new Deno.Command("wc", {
       args: ["-l", ...modules, ...tests],
-      cwd: ROOT_PATH,
+      cwd: PROJECT_ROOT,
     }).output();
     const lines = new Map(
       [...new TextDecoder().decode(stdout).matchAll(/^\s*(\d+) (\S+)$/gm)]
@@ -139,7 +138,7 @@ Deno.test({
     `The root holds the card's files and at most ${MAX_ROOT_FILES} in all: suites go in tests/, helpers in testing/`,
   ignore: !available.ls,
   async fn() {
-    const { stdout } = await new Deno.Command("ls", { args: ["-Ap"], cwd: ROOT_PATH }).output();
+    const { stdout } = await new Deno.Command("ls", { args: ["-Ap"], cwd: PROJECT_ROOT }).output();
     const files = new TextDecoder().decode(stdout).split("\n")
       .filter((name) => name !== "" && !name.endsWith("/") && !name.startsWith("."));
     assert.deepEqual(files.toSorted(), ROOT_FILES);
