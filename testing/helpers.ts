@@ -592,7 +592,14 @@ export function spawnClient(
   return spawn("deno", clientArgs(port, ...flags), { input });
 }
 
-/** Sends `signal` to a program unless it has already ended, and waits for its exit code. */
+/** How long, in ms, a program may take to exit once signalled before it is killed and the test fails. */
+const STOP_DEADLINE_MS = 15_000;
+
+/**
+ * Sends `signal` to a program unless it has already ended, and waits for its
+ * exit code. One that has not exited after {@linkcode STOP_DEADLINE_MS} is
+ * killed, and the test fails with what it wrote to stderr, instead of hanging.
+ */
 export async function stopProcess(
   running: Running,
   signal: Deno.Signal = "SIGTERM",
@@ -602,7 +609,22 @@ export async function stopProcess(
   } catch (error) {
     if (!(error instanceof TypeError)) throw error; // it had already ended
   }
-  return await running.exited;
+  try {
+    return await withDeadline(
+      running.exited,
+      `the program to exit after ${signal}`,
+      () => running.stderr.text(),
+      STOP_DEADLINE_MS,
+    );
+  } catch (error) {
+    try {
+      running.child.kill("SIGKILL");
+    } catch {
+      // It ended at the last moment: the failure stands.
+    }
+    await running.exited;
+    throw error;
+  }
 }
 
 /** Starts the server with `deno task server`, on a free port, and waits until it listens. */

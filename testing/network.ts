@@ -110,13 +110,25 @@ export class IsolatedNetwork implements AsyncDisposable {
    * Makes the host behind `port` vanish: every packet to or from that port is
    * dropped from now on, both ways, so that neither end hears from the other again.
    */
-  async vanish(port: number): Promise<void> {
+  vanish(port: number): Promise<void> {
     const drop = `tcp dport ${port} drop; tcp sport ${port} drop;`;
-    const rules = `table inet vanished_${port} {
-      chain incoming { type filter hook input priority 0; ${drop} }
-      chain outgoing { type filter hook output priority 0; ${drop} }
+    return this.#filter(`vanished_${port}`, { incoming: drop, outgoing: drop });
+  }
+
+  /**
+   * Drops every UDP datagram as it arrives, from now on: a firewall that
+   * allows only TCP in, whose sender learns nothing (its send succeeds).
+   */
+  dropDatagrams(): Promise<void> {
+    return this.#filter("no_udp", { incoming: "meta l4proto udp drop;", outgoing: "" });
+  }
+
+  async #filter(table: string, rules: { incoming: string; outgoing: string }): Promise<void> {
+    const ruleset = `table inet ${table} {
+      chain incoming { type filter hook input priority 0; ${rules.incoming} }
+      chain outgoing { type filter hook output priority 0; ${rules.outgoing} }
     }\n`;
-    const nft = this.spawn("nft", ["-f", "-"], { input: rules });
+    const nft = this.spawn("nft", ["-f", "-"], { input: ruleset });
     if (await nft.exited !== 0) throw new Error(`nft refused the rules: ${nft.stderr.text()}`);
   }
 

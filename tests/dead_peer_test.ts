@@ -2,8 +2,9 @@
  * Dead peers, with the real programs in a network of the test's own where a
  * host vanishes without a word (`testing/network.ts`): a client's host, a
  * server's host, an address whose SYNs go nowhere, a server behind the real
- * HAProxy, a terminal client, and a TLS client. Each is an outage with a
- * bound, never a hang.
+ * HAProxy, a terminal client, a TLS client, and a firewall that drops the
+ * server's own loopback datagrams. Each is an outage with a bound, never a
+ * hang.
  *
  * They need root, `unshare`, `nsenter` and `nft`, which `deno task test`
  * grants and `.ci/run` installs; otherwise they are skipped, with a message.
@@ -22,6 +23,7 @@ import {
   streamedLines,
   warnIfMissing,
   wholeOutput,
+  withDeadline,
 } from "../testing/helpers.ts";
 import { canIsolateNetwork, IsolatedNetwork, KEEPALIVE_REAP_MS } from "../testing/network.ts";
 import { canMakeCertificates, makeTestCertificates } from "../testing/certificates.ts";
@@ -304,5 +306,39 @@ Deno.test({
     ]);
     assert.equal(await read.exited, 0);
     assert.deepEqual(read.stdout.text().trim().split("\n"), ["60", "10", "6"]);
+  },
+});
+
+Deno.test({
+  name:
+    "A firewall drops UDP: the server's loop-turn datagrams never arrive, yet a flooding client keeps being answered and another client is served",
+  ignore: !isolated,
+  async fn() {
+    const FLOOD_SECONDS = 3;
+    await using network = await IsolatedNetwork.create();
+    await network.dropDatagrams();
+    await using server = await network.startServer("--quiet");
+    const port = String(server.addr.port);
+    await using flood = network.spawn("deno", [
+      "run",
+      "--allow-net",
+      "bench/flood.ts",
+      port,
+      "ascii",
+      String(FLOOD_SECONDS),
+    ]);
+    const other = network.spawnClient(server.addr.port, "hola servidor\nDESCONEXION\n");
+    await wholeOutput(other, "HOLA SERVIDOR\n");
+    const floodEnded = withDeadline(
+      flood.exited,
+      "the flood to end",
+      () => flood.stderr.text(),
+      FLOOD_SECONDS * 1000 + SLACK_MS,
+    );
+    assert.equal(await floodEnded, 0, flood.stderr.text());
+    // Without a bound on the wait for the datagram, the flood's first yield would
+    // never end: one line answered at most. With it, the server falls back to a timer.
+    const answered = Number(flood.stdout.text());
+    assert(answered >= 20, `the flood got ${answered} lines answered in ${FLOOD_SECONDS} s`);
   },
 });
