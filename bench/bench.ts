@@ -237,15 +237,16 @@ export function readFlags(args: string[]) {
   }
   return {
     flags,
-    workers: integerFlag("parallel", flags.parallel, { min: 1, max: MAX_WORKERS }) ?? 1,
-    port: integerFlag("port", flags.port, { min: 1, max: 65535 }) ?? BENCH_FLAGS.port.default,
-    pid: integerFlag("pid", flags.pid, { min: 1, max: 2 ** 22 }),
+    workers: integerFlag(flags.parallel, { name: "--parallel", min: 1, max: MAX_WORKERS }) ?? 1,
+    port: integerFlag(flags.port, { name: "--port", min: 1, max: 65535 }) ??
+      BENCH_FLAGS.port.default,
+    pid: integerFlag(flags.pid, { name: "--pid", min: 1, max: 2 ** 22 }),
     seconds: flags.quick
       ? 1
-      : integerFlag("seconds", flags.seconds, { min: 1, max: 3600 }) ?? BENCH_FLAGS.seconds.default,
-    rounds: flags.quick
-      ? 1
-      : integerFlag("rounds", flags.rounds, { min: 1, max: 100 }) ?? BENCH_FLAGS.rounds.default,
+      : integerFlag(flags.seconds, { name: "--seconds", min: 1, max: 3600 }) ??
+        BENCH_FLAGS.seconds.default,
+    rounds: flags.quick ? 1 : integerFlag(flags.rounds, { name: "--rounds", min: 1, max: 100 }) ??
+      BENCH_FLAGS.rounds.default,
   };
 }
 

@@ -91,7 +91,7 @@ export function readCommandLine<T extends Flags, R>(
  * @throws {UsageError} Unless it is a whole number from 1 to 1 GiB.
  */
 export function messageLimitFlag(value: string | undefined): number | undefined {
-  return integerFlag("max-message-bytes", value, { min: 1, max: 1024 * 1024 * 1024 });
+  return integerFlag(value, { name: "--max-message-bytes", min: 1, max: 1024 * 1024 * 1024 });
 }
 
 /** A mistake in the command line, reported as one line without a stack trace. */
@@ -140,22 +140,21 @@ export function parseFlags<T extends Flags>(args: string[], flags: T): FlagValue
 /**
  * Checks a whole-number flag.
  *
- * @param name The flag's name, without dashes.
  * @param value The text given, or `undefined` when the flag was left out.
- * @param range The smallest and largest values allowed.
+ * @param rule Where the value comes from, as the user wrote it (`--port`, or an environment
+ *   variable's name), and the smallest and largest values allowed.
  * @returns The number, or `undefined` when the flag was left out.
  * @throws {UsageError} When the text is not a whole number in the range.
  */
 export function integerFlag(
-  name: string,
   value: string | undefined,
-  range: { min: number; max: number },
+  rule: { name: string; min: number; max: number },
 ): number | undefined {
   if (value === undefined) return undefined;
   const number = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(number >= range.min && number <= range.max)) {
+  if (!(number >= rule.min && number <= rule.max)) {
     throw new UsageError(
-      `Invalid value "${value}" for --${name}: expected a whole number from ${range.min} to ${range.max}`,
+      `Invalid value "${value}" for ${rule.name}: expected a whole number from ${rule.min} to ${rule.max}`,
     );
   }
   return number;

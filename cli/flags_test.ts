@@ -69,13 +69,13 @@ Deno.test("parseFlags rejects unknown flags, missing values and stray arguments 
 });
 
 Deno.test("integerFlag takes whole numbers in range and leaves a missing flag undefined", () => {
-  const range = { min: 1, max: 65535 };
-  assert.equal(integerFlag("port", "80", range), 80);
-  assert.equal(integerFlag("port", "65535", range), 65535);
-  assert.equal(integerFlag("port", undefined, range), undefined);
+  const port = { name: "--port", min: 1, max: 65535 };
+  assert.equal(integerFlag("80", port), 80);
+  assert.equal(integerFlag("65535", port), 65535);
+  assert.equal(integerFlag(undefined, port), undefined);
   for (const bad of ["0", "65536", "-1", "1.5", "1e3", " 80", "", "seventy", "0x50"]) {
     assert.throws(
-      () => integerFlag("port", bad, range),
+      () => integerFlag(bad, port),
       new UsageError(
         `Invalid value "${bad}" for --port: expected a whole number from 1 to 65535`,
       ),
@@ -124,7 +124,7 @@ const FLAGS_WITH_VERSION = { ...FLAGS, version: { short: "V", help: "The version
 const COMMAND_LINE: CommandLine<typeof FLAGS_WITH_VERSION, { port?: number }> = {
   flags: FLAGS_WITH_VERSION,
   usage: "the usage",
-  read: (flags) => ({ port: integerFlag("port", flags.port, { min: 0, max: 65535 }) }),
+  read: (flags) => ({ port: integerFlag(flags.port, { name: "--port", min: 0, max: 65535 }) }),
 };
 
 Deno.test("readCommandLine gives what read makes of the flags", () => {

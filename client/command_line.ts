@@ -85,7 +85,7 @@ With piped input it prints only the replies, one per line:
   producer | deno task client | head -5`,
     read: (flags) => ({
       hostname: flags.host,
-      port: integerFlag("port", flags.port, { min: 1, max: 65535 }),
+      port: integerFlag(flags.port, { name: "--port", min: 1, max: 65535 }),
       maxMessageBytes: messageLimitFlag(flags["max-message-bytes"]),
       tls: Boolean(flags.tls || flags.ca),
       caFile: flags.ca,
@@ -107,6 +107,6 @@ function retryFor(
 
 /** A flag's whole seconds, from 1 s to a day, in ms. */
 function seconds(name: string, value: string | undefined): number | undefined {
-  const whole = integerFlag(name, value, { min: 1, max: 24 * 3600 });
+  const whole = integerFlag(value, { name: `--${name}`, min: 1, max: 24 * 3600 });
   return whole === undefined ? undefined : whole * 1000;
 }

@@ -17,14 +17,7 @@
  * @module
  */
 
-import {
-  describeNetworkError,
-  formatAddress,
-  sleep,
-  TIMED_OUT,
-  withTimeout,
-  writeAll,
-} from "../io/socket.ts";
+import * as socket from "../io/socket.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { CannotConnect, connect, type ServerAddress } from "./connect.ts";
 import { type ReplyFraming, ReplyStream } from "./replies.ts";
@@ -148,7 +141,9 @@ export class Link {
       return new Link(options, await connect(server, { timeoutMs }));
     } catch (error) {
       if (!reconnect || !(error instanceof CannotConnect) || !error.retryable) throw error;
-      await reconnect.notify(`No server at ${formatAddress(server)} yet; waiting for one...`);
+      await reconnect.notify(
+        `No server at ${socket.formatAddress(server)} yet; waiting for one...`,
+      );
       const attempt: Attempt = { since: started, attempts: 0, why: error.detail };
       const link = new Link(options, await connectAgain(options, attempt));
       link.#attempts = attempt.attempts;
@@ -181,9 +176,9 @@ export class Link {
    */
   async send(bytes: Uint8Array): Promise<void> {
     try {
-      await writeAll(this.#conn, bytes, this.#options.replyTimeoutMs);
+      await socket.writeAll(this.#conn, bytes, this.#options.replyTimeoutMs);
     } catch (error) {
-      throw new ConnectionLost({ writeFailure: describeNetworkError(error) });
+      throw new ConnectionLost({ writeFailure: socket.describeNetworkError(error) });
     }
   }
 
@@ -204,8 +199,8 @@ export class Link {
           reason: `nothing from the server for ${timeoutMs / 1000} s (--reply-timeout)`,
         });
       }
-      const result = await withTimeout(event, left);
-      if (result !== TIMED_OUT) return result;
+      const result = await socket.withTimeout(event, left);
+      if (result !== socket.TIMED_OUT) return result;
     }
   }
 
@@ -224,7 +219,7 @@ export class Link {
    */
   async connected(): Promise<void> {
     if (this.#ending === undefined) return;
-    if (await withTimeout(this.#replies.ended, SETTLE_MS) !== TIMED_OUT) return;
+    if (await socket.withTimeout(this.#replies.ended, SETTLE_MS) !== socket.TIMED_OUT) return;
     await this.#announce();
   }
 
@@ -313,7 +308,10 @@ async function connectAgain(
   const deadline = attempt.since + reconnect!.retryForMs;
   let why = attempt.why ?? "";
   for (;;) {
-    await sleep(Math.min(retryDelay(attempt.attempts++), deadline - performance.now()), closing);
+    await socket.sleep(
+      Math.min(retryDelay(attempt.attempts++), deadline - performance.now()),
+      closing,
+    );
     const left = deadline - performance.now();
     if (closing.aborted) throw new SessionEnd(EXIT.CONNECTION_LOST);
     if (left <= 0) throw giveUp(options, { why, everWorked: attempt.everWorked ?? false });
@@ -341,6 +339,6 @@ function giveUp(
     )
     : new SessionEnd(
       EXIT.NO_SERVER,
-      `Cannot connect to ${formatAddress(options.server)} ${within}${because}`,
+      `Cannot connect to ${socket.formatAddress(options.server)} ${within}${because}`,
     );
 }

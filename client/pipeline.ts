@@ -21,13 +21,7 @@ import { isDisconnectCommand, type Message, MessageFramer, type Terminator } fro
 import { concat } from "../protocol/text.ts";
 import { EXIT } from "../cli/exit_status.ts";
 import { ConnectionLost, type Link } from "./link.ts";
-import {
-  checkForServerError,
-  connectionLost,
-  disconnect,
-  SessionEnd,
-  turnedAway,
-} from "./session.ts";
+import * as session from "./session.ts";
 
 /** Most messages a pipeline keeps unanswered at once. */
 export const MAX_IN_FLIGHT = 128;
@@ -89,7 +83,7 @@ export class Pipeline {
    *
    * @param input The lines to send.
    * @returns {@linkcode EXIT.OK}.
-   * @throws {SessionEnd} When the session ends any other way: the server went
+   * @throws {session.SessionEnd} When the session ends any other way: the server went
    *   away (and, with `--reconnect`, could not be reached again) or sent an
    *   `ERROR` line, a line is too long, the output was closed.
    */
@@ -130,7 +124,7 @@ export class Pipeline {
       // Stops a read still waiting for input that will not be sent.
       reader.cancel().catch(() => {});
     }
-    await disconnect(this.#link.conn, this.#link.replies);
+    await session.disconnect(this.#link.conn, this.#link.replies);
     return EXIT.OK;
   }
 
@@ -143,7 +137,7 @@ export class Pipeline {
     const replies = this.#link.replies;
     if (!this.#link.reconnects || replies.spokeTls) {
       const unanswered = this.#inFlight.length > 0 || this.#unsent.length > 0;
-      throw connectionLost(
+      throw session.connectionLost(
         replies,
         cause.when(unanswered ? "before answering every line" : "before the input ended"),
         cause.reason,
@@ -162,7 +156,7 @@ export class Pipeline {
       ? [this.#framer.flush()].filter((message) => message !== undefined)
       : this.#framer.push(result.value);
     if (this.#framer.exceeded) {
-      throw new SessionEnd(
+      throw new session.SessionEnd(
         EXIT.FAILURE,
         `Cannot send a line longer than ${this.#framer.scanner.maxMessageBytes} bytes`,
       );
@@ -195,16 +189,18 @@ export class Pipeline {
         if (sent === undefined) {
           // A line that answers nothing sent: the server's ERROR line, such as its
           // idle timeout, or a server that does not speak this protocol.
-          if (this.#link.reconnects && turnedAway(reply, "")) throw new ConnectionLost();
-          checkForServerError(reply, "");
-          throw new SessionEnd(
+          if (this.#link.reconnects && session.turnedAway(reply, "")) throw new ConnectionLost();
+          session.checkForServerError(reply, "");
+          throw new session.SessionEnd(
             EXIT.CONNECTION_LOST,
             "The server sent a line that answers nothing this client sent: it does not speak this protocol",
           );
         }
         const sentText = decoder.decode(sent.bytes.subarray(0, 16));
-        if (this.#link.reconnects && turnedAway(reply, sentText)) throw new ConnectionLost();
-        checkForServerError(reply, sentText);
+        if (this.#link.reconnects && session.turnedAway(reply, sentText)) {
+          throw new ConnectionLost();
+        }
+        session.checkForServerError(reply, sentText);
         this.#inFlight.shift();
         if (reply.terminator !== "") this.#window = MAX_IN_FLIGHT;
         const shown = this.#visible
@@ -225,8 +221,8 @@ export class Pipeline {
       await this.#output.write(bytes);
     } catch (error) {
       // Like cat in `cat big.txt | head -1`: the reader has all it wanted.
-      if (error instanceof Deno.errors.BrokenPipe) throw new SessionEnd(EXIT.OUTPUT_CLOSED);
-      throw new SessionEnd(
+      if (error instanceof Deno.errors.BrokenPipe) throw new session.SessionEnd(EXIT.OUTPUT_CLOSED);
+      throw new session.SessionEnd(
         EXIT.FAILURE,
         `Cannot write the replies: ${error instanceof Error ? error.message : error}`,
       );

@@ -160,13 +160,9 @@ export function workerCount(value: string | undefined, machine: Machine): number
     );
   }
   const range = { min: 1, max: MAX_WORKERS };
-  if (value !== "") return integerFlag("parallel", value, range)!;
+  if (value !== "") return integerFlag(value, { name: "--parallel", ...range })!;
   if (machine.jobs === undefined) return Math.min(machine.cores, MAX_WORKERS);
-  try {
-    return integerFlag("parallel", machine.jobs, range)!;
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace("--parallel", "DENO_JOBS"));
-  }
+  return integerFlag(machine.jobs, { name: "DENO_JOBS", ...range })!;
 }
 
 /** The server's command line: flags to `serve()` options; `--help` and `--version`. */
@@ -191,24 +187,26 @@ Stop it with Ctrl-C (or SIGTERM): it closes every connection and exits 0.`,
 );
 
 function serveOptionsFrom(flags: FlagValues<typeof SERVER_FLAGS>): ServeOptions {
-  const idleTimeout = integerFlag("idle-timeout", flags["idle-timeout"], {
+  const idleTimeout = integerFlag(flags["idle-timeout"], {
+    name: "--idle-timeout",
     min: 0,
     max: 7 * 24 * 3600,
   });
   return {
     hostname: flags.host,
-    port: integerFlag("port", flags.port, { min: 0, max: 65535 }),
-    flushDelayMs: integerFlag("flush-delay", flags["flush-delay"], { min: 0, max: 60_000 }),
+    port: integerFlag(flags.port, { name: "--port", min: 0, max: 65535 }),
+    flushDelayMs: integerFlag(flags["flush-delay"], { name: "--flush-delay", min: 0, max: 60_000 }),
     maxMessageBytes: messageLimitFlag(flags["max-message-bytes"]),
-    maxConnections: integerFlag("max-connections", flags["max-connections"], {
+    maxConnections: integerFlag(flags["max-connections"], {
+      name: "--max-connections",
       min: 1,
       max: 1_000_000,
     }),
-    maxConnectionsPerAddress: integerFlag(
-      "max-connections-per-address",
-      flags["max-connections-per-address"],
-      { min: 1, max: 1_000_000 },
-    ),
+    maxConnectionsPerAddress: integerFlag(flags["max-connections-per-address"], {
+      name: "--max-connections-per-address",
+      min: 1,
+      max: 1_000_000,
+    }),
     idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000,
     reusePort: flags["reuse-port"],
     proxyProtocol: flags["proxy-protocol"],
