@@ -9,14 +9,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
 import { stripVTControlCharacters } from "node:util";
-import {
-  collector,
-  keyboard,
-  Peer,
-  roundTripsFromManyClients,
-  runPipelineClient,
-  startServer,
-} from "./testing/helpers.ts";
+import { collector, keyboard, runPipelineClient, startServer } from "./testing/helpers.ts";
+import { Peer, roundTripsFromManyClients } from "./testing/peers.ts";
 import { EXIT, runClient } from "./client.ts";
 
 Deno.test("manual test 1: hola servidor comes back as HOLA SERVIDOR", async () => {

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { serve } from "./server.ts";
-import { Peer } from "./testing/helpers.ts";
+import { Peer } from "./testing/peers.ts";
 
 Deno.test("serve listens on 127.0.0.1, not every interface, and reports the port it got", async () => {
   await using server = serve({ port: 0, log: null });

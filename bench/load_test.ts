@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { echoingServer, startServer } from "../testing/helpers.ts";
+import { startServer } from "../testing/helpers.ts";
+import { echoingServer } from "../testing/peers.ts";
 import { check, idle, LINE, pingPong, pipelined, ReplyMismatch } from "./load.ts";
 
 const SHORT_RUN = { warmupSeconds: 0, seconds: 0.2 };

@@ -11,7 +11,9 @@
  */
 
 import assert from "node:assert/strict";
-import { canRun, echoingServer, Peer, startServer, warnIfMissing } from "../testing/helpers.ts";
+import { startServer } from "../testing/helpers.ts";
+import { echoingServer, Peer } from "../testing/peers.ts";
+import { canRun, warnIfMissing } from "../testing/processes.ts";
 import { compileNative, type NativePrograms, runNative } from "./native.ts";
 import { ReplyMismatch } from "./load.ts";
 

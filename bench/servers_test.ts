@@ -11,7 +11,8 @@
 
 import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
-import { canRun, Peer, warnIfMissing } from "../testing/helpers.ts";
+import { Peer } from "../testing/peers.ts";
+import { canRun, warnIfMissing } from "../testing/processes.ts";
 import { BASELINES, ourServerCommand, startServer } from "./servers.ts";
 
 const available = { deno: await canRun("deno", ["--version"]) };

@@ -11,7 +11,7 @@ import { connect, describeTlsError } from "./connect.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "./options.ts";
 import { SessionEnd } from "./session.ts";
 import { EXIT } from "../cli/exit_status.ts";
-import { freePort } from "../testing/helpers.ts";
+import { freePort } from "../testing/processes.ts";
 
 Deno.test("connect gives a TCP connection to a listening server", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -18,7 +18,8 @@ import {
 } from "./link.ts";
 import { SessionEnd } from "./session.ts";
 import { EXIT } from "../cli/exit_status.ts";
-import { freePort, startServer } from "../testing/helpers.ts";
+import { startServer } from "../testing/helpers.ts";
+import { freePort } from "../testing/processes.ts";
 
 const FRAMING = { maxReplyBytes: 1024, quietMs: 20 };
 const TIMEOUTS = { connectTimeoutMs: 5_000, replyTimeoutMs: 10_000 };

@@ -11,14 +11,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
 import { EXIT, runClient } from "../client.ts";
-import {
-  collector,
-  fakeServer,
-  keyboard,
-  runPipelineClient,
-  sleep,
-  startServer,
-} from "../testing/helpers.ts";
+import { collector, keyboard, runPipelineClient, sleep, startServer } from "../testing/helpers.ts";
+import { fakeServer } from "../testing/peers.ts";
 
 Deno.test("client takes a reply that starts with ERROR for a reply when the message did too", async () => {
   await using server = startServer();

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { MAX_QUEUED_REPLY_BYTES, ReplyStream } from "./replies.ts";
-import { fakeServer } from "../testing/helpers.ts";
+import { fakeServer } from "../testing/peers.ts";
 import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { EXIT } from "../cli/exit_status.ts";
 import { ReplyStream } from "./replies.ts";
 import { checkForServerError, connectionLost, disconnect, SessionEnd } from "./session.ts";
-import { fakeServer } from "../testing/helpers.ts";
+import { fakeServer } from "../testing/peers.ts";
 
 const encoder = new TextEncoder();
 

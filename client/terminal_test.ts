@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { stripVTControlCharacters } from "node:util";
 import { type ClientOptions, EXIT, runClient } from "../client.ts";
-import { collector, fakeServer, keyboard, startServer } from "../testing/helpers.ts";
+import { collector, keyboard, startServer } from "../testing/helpers.ts";
+import { fakeServer } from "../testing/peers.ts";
 
 /** Runs the client in terminal mode against `port`; returns its keyboard, screen and exit status. */
 function terminalSession(port: number, options: Partial<ClientOptions> = {}) {

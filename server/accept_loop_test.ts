@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { AcceptLoop, type ConnectionSource, ServerFailedError } from "./accept_loop.ts";
 import { resolveSettings } from "./settings.ts";
-import { Peer, WaitableLog } from "../testing/helpers.ts";
+import { WaitableLog } from "../testing/helpers.ts";
+import { Peer } from "../testing/peers.ts";
 import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 
 /** An OS error as Deno reports one it has no class for: a plain Error with a code. */

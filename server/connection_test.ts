@@ -11,7 +11,8 @@ import { Connection, type ConnectionContext } from "./connection.ts";
 import { resolveSettings, type ServeOptions } from "./settings.ts";
 import { Logger } from "./log.ts";
 import { ServerStats } from "./stats.ts";
-import { Peer, WaitableLog } from "../testing/helpers.ts";
+import { WaitableLog } from "../testing/helpers.ts";
+import { Peer } from "../testing/peers.ts";
 import net from "node:net";
 import { once } from "node:events";
 

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { MAX_HEAD_BYTES, parseHead, serveHttp } from "./http_endpoint.ts";
-import { Peer } from "../testing/helpers.ts";
+import { Peer } from "../testing/peers.ts";
 
 /** An endpoint that answers every path with its name, with small limits. */
 function endpoint(limits = {}) {

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { listenWith } from "./listen.ts";
 import { resolveSettings } from "./settings.ts";
 import { SharedSlots } from "./slots.ts";
-import { Peer, until } from "../testing/helpers.ts";
+import { until } from "../testing/helpers.ts";
+import { Peer } from "../testing/peers.ts";
 
 Deno.test("listenWith listens where the settings say and answers", async () => {
   await using server = listenWith(resolveSettings({ port: 0, log: null }));

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { parseProxyHeader, PROXY_V1_MAX_BYTES } from "./proxy_header.ts";
-import { proxyV2 as v2, proxyV2Addresses as addresses } from "../testing/helpers.ts";
+import { proxyV2 as v2, proxyV2Addresses as addresses } from "../testing/peers.ts";
 
 const encoder = new TextEncoder();
 

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { type ToWorker, WORKER_MODULE, type WorkerReport } from "./parallel.ts";
 import { SharedSlots } from "./slots.ts";
-import { Peer } from "../testing/helpers.ts";
+import { Peer } from "../testing/peers.ts";
 
 const granted = async (path: URL) =>
   (await Deno.permissions.query({ name: "read", path })).state === "granted";

@@ -22,7 +22,7 @@ import {
   serverCommand,
   spawn,
   stopProcess,
-} from "./helpers.ts";
+} from "./processes.ts";
 
 /** The namespace's keepalive: a silent peer is probed after 2 s, then every 1 s, and given up after 2 probes. */
 export const KEEPALIVE = { timeSeconds: 2, intervalSeconds: 1, probes: 2 } as const;

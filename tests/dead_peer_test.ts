@@ -14,17 +14,16 @@
 
 import assert from "node:assert/strict";
 import { stripVTControlCharacters } from "node:util";
+import { keyboard, withDeadline } from "../testing/helpers.ts";
 import {
   canRun,
   freePort,
-  keyboard,
   type Running,
   stopProcess,
   streamedLines,
   warnIfMissing,
   wholeOutput,
-  withDeadline,
-} from "../testing/helpers.ts";
+} from "../testing/processes.ts";
 import { canIsolateNetwork, IsolatedNetwork, KEEPALIVE_REAP_MS } from "../testing/network.ts";
 import { canMakeCertificates, makeTestCertificates } from "../testing/certificates.ts";
 

@@ -16,13 +16,12 @@ import assert from "node:assert/strict";
 import { SERVER_COMMAND_LINE } from "../server/command_line.ts";
 import { parseFlags } from "../cli/flags.ts";
 import unit from "../deploy/uppercase-tcp.service" with { type: "text" };
+import { sleep } from "../testing/helpers.ts";
+import { oneShot, roundTripsFromManyClients } from "../testing/peers.ts";
 import {
   canRun,
   freePort,
-  oneShot,
-  roundTripsFromManyClients,
   type Running,
-  sleep,
   spawn,
   spawnClient,
   startServerDirectly,
@@ -30,7 +29,7 @@ import {
   streamedLines,
   warnIfMissing,
   wholeOutput,
-} from "../testing/helpers.ts";
+} from "../testing/processes.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),

@@ -7,19 +7,15 @@
  */
 
 import assert from "node:assert/strict";
+import { sleep, startServer } from "../testing/helpers.ts";
+import { allOf, oneShot, Peer, roundTripsFromManyClients } from "../testing/peers.ts";
 import {
-  allOf,
   canRun,
-  oneShot,
-  Peer,
   processResources,
-  roundTripsFromManyClients,
-  sleep,
   spawn,
-  startServer,
   startServerDirectly,
   stopProcess,
-} from "../testing/helpers.ts";
+} from "../testing/processes.ts";
 import { writeAll } from "../io/socket.ts";
 import type { UppercaseServer } from "../server.ts";
 import { FLOOD_KINDS } from "../bench/flood.ts";

@@ -10,15 +10,9 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  canRun,
-  Peer,
-  printedBy,
-  runClientProcess,
-  spawn,
-  startServer,
-  warnIfMissing,
-} from "../testing/helpers.ts";
+import { startServer } from "../testing/helpers.ts";
+import { Peer } from "../testing/peers.ts";
+import { canRun, printedBy, runClientProcess, spawn, warnIfMissing } from "../testing/processes.ts";
 
 const available = {
   nc: await canRun("nc", ["-h"]),

@@ -14,21 +14,18 @@
  */
 
 import assert from "node:assert/strict";
-import prometheusConfig from "../deploy/prometheus.yml" with { type: "text" };
-import alertRules from "../deploy/alerts.yml" with { type: "text" };
+import { sleep } from "../testing/helpers.ts";
+import { oneShot, Peer } from "../testing/peers.ts";
+import { startPrometheus } from "../testing/prometheus.ts";
 import {
   canRun,
-  freePort,
   listening,
-  oneShot,
-  Peer,
   type Running,
-  sleep,
   spawn,
   startServerDirectly,
   stopProcess,
   warnIfMissing,
-} from "../testing/helpers.ts";
+} from "../testing/processes.ts";
 import { ERROR_LINES } from "../protocol.ts";
 import { JSON_LOG_KEYS, LOG_LEVELS } from "../server/log.ts";
 
@@ -56,131 +53,73 @@ async function run(program: string, args: string[], input = "") {
   return { code, output: child.stdout.text() + child.stderr.text() };
 }
 
-/**
- * The real Prometheus with `deploy/prometheus.yml`, changed only to scrape
- * `target` every second, with the rules of `deploy/alerts.yml` beside it and
- * its data in a folder of its own under `.test-tmp/`.
- */
-async function startPrometheus(target: string) {
-  await Deno.mkdir(".test-tmp", { recursive: true });
-  const folder = await Deno.makeTempDir({ dir: ".test-tmp", prefix: "prometheus-" });
-  const config = prometheusConfig
-    .replaceAll("15s", "1s")
-    .replace('targets: ["127.0.0.1:9464"]', `targets: ["${target}"]`);
-  assert(config.includes(target) && config.includes("scrape_interval: 1s"));
-  await Deno.writeTextFile(`${folder}/prometheus.yml`, config);
-  await Deno.writeTextFile(`${folder}/alerts.yml`, alertRules);
-  const api = `http://127.0.0.1:${freePort()}`;
-  const prometheus = spawn("prometheus", [
-    `--config.file=${folder}/prometheus.yml`,
-    `--storage.tsdb.path=${folder}/data`,
-    `--web.listen-address=${api.slice("http://".length)}`,
-    "--log.level=warn",
-  ]);
-  let exited = false;
-  prometheus.exited.then(() => exited = true);
-  // Ready once it answers its readiness endpoint; nothing else says so.
-  const ready = () =>
-    fetch(`${api}/-/ready`).then(async (r) => (await r.text(), r.ok), () => false);
-  while (!await ready()) {
-    assert(!exited, `prometheus exited: ${prometheus.stderr.text()}`);
-    await sleep(50); // polling an endpoint, not a guess
-  }
-  return {
-    /** The value of an instant query that gives one number. */
-    async query(expression: string): Promise<number> {
-      const response = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expression)}`);
-      const body = await response.json();
-      assert.equal(body.status, "success", JSON.stringify(body));
-      assert.equal(body.data.result.length, 1, `${expression}: ${JSON.stringify(body.data)}`);
-      return Number(body.data.result[0].value[1]);
-    },
-    /** Waits for a successful scrape that started after `time` (ms since the epoch). */
-    async scrapedAfter(time: number): Promise<void> {
-      for (;;) {
-        const { data } = await (await fetch(`${api}/api/v1/targets`)).json();
-        const [target] = data.activeTargets;
-        if (target?.health === "up" && Date.parse(target.lastScrape) > time) return;
-        await sleep(100); // polling the API
-      }
-    },
-    async [Symbol.asyncDispose]() {
-      await stopProcess(prometheus);
-      await Deno.remove(folder, { recursive: true });
-    },
-  };
-}
-
 Deno.test({
   name:
     "Prometheus scraping the server every second reads exactly the traffic sent: messages, DESCONEXION closes, resets and refusals",
   ignore: !available.deno || !available.prometheus || !mayWriteTestTmp,
   async fn() {
-    const server = await serverWithMetrics("--max-connections", "5");
+    await using server = await serverWithMetrics("--max-connections", "5");
     await using prometheus = await startPrometheus(server.metrics.slice("http://".length));
     const sent = { in: 0, out: 0 };
-    try {
-      // M = 4 connections, N = 100 messages, then K = 4 DESCONEXION closes.
-      await Promise.all([0, 1, 2, 3].map(async (client) => {
-        using peer = await Peer.connect(server.addr);
-        for (let i = 0; i < 25; i++) {
-          const line = `mensaje ${client}-${i}\n`;
-          await peer.send(line);
-          assert.equal(await peer.readLine(), line.toUpperCase());
-          sent.in += line.length;
-          sent.out += line.length;
-        }
-        await peer.send("DESCONEXION\n");
-        sent.in += "DESCONEXION\n".length;
-        assert.equal(await peer.readToEnd(), "");
-      }));
-      // R = 3 resets, each after one message.
-      for (let i = 0; i < 3; i++) {
-        const reply = await oneShot(server.addr, { send: "hola\n", leave: "reset" });
-        assert.equal(reply, "HOLA\n");
-        sent.in += 5;
-        sent.out += 5;
+    // M = 4 connections, N = 100 messages, then K = 4 DESCONEXION closes.
+    await Promise.all([0, 1, 2, 3].map(async (client) => {
+      using peer = await Peer.connect(server.addr);
+      for (let i = 0; i < 25; i++) {
+        const line = `mensaje ${client}-${i}\n`;
+        await peer.send(line);
+        assert.equal(await peer.readLine(), line.toUpperCase());
+        sent.in += line.length;
+        sent.out += line.length;
       }
-      // 5 idle clients fill the limit; 2 more are refused; then the 5 leave.
-      const idle = await Promise.all(Array.from({ length: 5 }, () => Peer.connect(server.addr)));
-      await server.stderr.waitFor(/ connected$/m, { count: 4 + 3 + 5 });
-      for (let i = 0; i < 2; i++) {
-        using refused = await Peer.connect(server.addr);
-        assert.equal(await refused.readToEnd(), ERROR_LINES.tooManyConnections(5));
-        sent.out += ERROR_LINES.tooManyConnections(5).length;
-      }
-      for (const peer of idle) peer[Symbol.dispose]();
-      await server.stderr.waitFor(/ closed \(/m, { count: 12 });
-      await prometheus.scrapedAfter(Date.now());
-
-      const metrics: Record<string, number> = {
-        "uppercase_connections_accepted_total": 12,
-        "uppercase_connections_open": 0,
-        'uppercase_connections_closed_total{reason="disconnect_command"}': 4,
-        'uppercase_connections_closed_total{reason="reset"}': 3,
-        'uppercase_connections_closed_total{reason="end_of_input"}': 5,
-        'uppercase_connections_closed_total{reason="other"}': 0,
-        'uppercase_connections_refused_total{reason="max_connections"}': 2,
-        'uppercase_connections_refused_total{reason="untrusted_proxy"}': 0,
-        "uppercase_accepts_skipped_total": 0,
-        "uppercase_accept_errors_total": 0,
-        "uppercase_messages_total": 100 + 3,
-        "uppercase_received_bytes_total": sent.in,
-        "uppercase_sent_bytes_total": sent.out,
-        "uppercase_max_connections": 5,
-        "sum(uppercase_connections_closed_total)": 12,
-        'uppercase_build_info{version="1.0.0"}': 1,
-      };
-      for (const [expression, want] of Object.entries(metrics)) {
-        assert.equal(await prometheus.query(expression), want, expression);
-      }
-      assert(await prometheus.query("uppercase_event_loop_delay_seconds_count") > 0);
-      assert(await prometheus.query("process_resident_memory_bytes") > 1e6);
-      assert(await prometheus.query("process_cpu_seconds_total") > 0);
-      assert.equal(await prometheus.query('up{job="uppercase-tcp"}'), 1);
-    } finally {
-      assert.equal(await stopProcess(server), 0);
+      await peer.send("DESCONEXION\n");
+      sent.in += "DESCONEXION\n".length;
+      assert.equal(await peer.readToEnd(), "");
+    }));
+    // R = 3 resets, each after one message.
+    for (let i = 0; i < 3; i++) {
+      const reply = await oneShot(server.addr, { send: "hola\n", leave: "reset" });
+      assert.equal(reply, "HOLA\n");
+      sent.in += 5;
+      sent.out += 5;
     }
+    // 5 idle clients fill the limit; 2 more are refused; then the 5 leave.
+    const idle = await Promise.all(Array.from({ length: 5 }, () => Peer.connect(server.addr)));
+    await server.stderr.waitFor(/ connected$/m, { count: 4 + 3 + 5 });
+    for (let i = 0; i < 2; i++) {
+      using refused = await Peer.connect(server.addr);
+      assert.equal(await refused.readToEnd(), ERROR_LINES.tooManyConnections(5));
+      sent.out += ERROR_LINES.tooManyConnections(5).length;
+    }
+    for (const peer of idle) peer[Symbol.dispose]();
+    await server.stderr.waitFor(/ closed \(/m, { count: 12 });
+    await prometheus.scrapedAfter(Date.now());
+
+    const metrics: Record<string, number> = {
+      "uppercase_connections_accepted_total": 12,
+      "uppercase_connections_open": 0,
+      'uppercase_connections_closed_total{reason="disconnect_command"}': 4,
+      'uppercase_connections_closed_total{reason="reset"}': 3,
+      'uppercase_connections_closed_total{reason="end_of_input"}': 5,
+      'uppercase_connections_closed_total{reason="other"}': 0,
+      'uppercase_connections_refused_total{reason="max_connections"}': 2,
+      'uppercase_connections_refused_total{reason="untrusted_proxy"}': 0,
+      "uppercase_accepts_skipped_total": 0,
+      "uppercase_accept_errors_total": 0,
+      "uppercase_messages_total": 100 + 3,
+      "uppercase_received_bytes_total": sent.in,
+      "uppercase_sent_bytes_total": sent.out,
+      "uppercase_max_connections": 5,
+      "sum(uppercase_connections_closed_total)": 12,
+      'uppercase_build_info{version="1.0.0"}': 1,
+    };
+    for (const [expression, want] of Object.entries(metrics)) {
+      assert.equal(await prometheus.query(expression), want, expression);
+    }
+    assert(await prometheus.query("uppercase_event_loop_delay_seconds_count") > 0);
+    assert(await prometheus.query("process_resident_memory_bytes") > 1e6);
+    assert(await prometheus.query("process_cpu_seconds_total") > 0);
+    assert.equal(await prometheus.query('up{job="uppercase-tcp"}'), 1);
+    assert.equal(await stopProcess(server), 0);
   },
 });
 
@@ -287,21 +226,18 @@ for (const workers of ["1", "2"]) {
       `--log-format json with --parallel ${workers}: under 1,000 connections, every stderr line is a JSON object with the documented keys`,
     ignore: !available.deno,
     async fn() {
-      const server = await startServerDirectly("--log-format", "json", "--parallel", workers);
-      try {
-        // 1,000 connections open at once, each answered, then closed.
-        const peers = await Promise.all(
-          Array.from({ length: 1000 }, () => Peer.connect(server.addr)),
-        );
-        await Promise.all(peers.map(async (peer, i) => {
-          await peer.send(`cliente ${i}\n`);
-          await peer.readLine();
-        }));
-        for (const peer of peers) peer[Symbol.dispose]();
-        await server.stderr.waitFor(/"event":"closed"/, { count: 1000 });
-      } finally {
-        assert.equal(await stopProcess(server), 0);
-      }
+      await using server = await startServerDirectly("--log-format", "json", "--parallel", workers);
+      // 1,000 connections open at once, each answered, then closed.
+      const peers = await Promise.all(
+        Array.from({ length: 1000 }, () => Peer.connect(server.addr)),
+      );
+      await Promise.all(peers.map(async (peer, i) => {
+        await peer.send(`cliente ${i}\n`);
+        await peer.readLine();
+      }));
+      for (const peer of peers) peer[Symbol.dispose]();
+      await server.stderr.waitFor(/"event":"closed"/, { count: 1000 });
+      assert.equal(await stopProcess(server), 0);
       const log = jsonLog(server);
       const count = (event: string) => log.filter((entry) => entry.event === event).length;
       assert.deepEqual(
@@ -326,44 +262,40 @@ Deno.test({
     "--parallel 2: the endpoint's totals equal the sum of what each worker served, as its log says",
   ignore: !available.deno,
   async fn() {
-    const server = await serverWithMetrics("--parallel", "2", "--log-format", "json");
-    try {
-      await Promise.all(Array.from({ length: 200 }, async (_, client) => {
-        using peer = await Peer.connect(server.addr);
-        for (let i = 0; i < 3; i++) {
-          await peer.send(`cliente ${client} mensaje ${i}\n`);
-          await peer.readLine();
-        }
-      }));
-      await server.stderr.waitFor(/"event":"closed"/, { count: 200 });
-      const scrape = await (await fetch(`${server.metrics}/metrics`)).text();
-      const metric = (name: string) =>
-        Number(scrape.match(new RegExp(`^${name} (\\d+)$`, "m"))![1]);
-      const closed = server.stderr.text().trimEnd().split("\n").map((line) => JSON.parse(line))
-        .filter((entry) => entry.event === "closed");
-      const byWorker = (worker: number, key: string) =>
-        closed.filter((entry) => entry.worker === worker).reduce(
-          (sum, entry) => sum + entry[key],
-          0,
-        );
-      assert(byWorker(1, "messages") > 0 && byWorker(2, "messages") > 0, "both workers served");
-      assert.equal(
-        metric("uppercase_messages_total"),
-        byWorker(1, "messages") + byWorker(2, "messages"),
+    await using server = await serverWithMetrics("--parallel", "2", "--log-format", "json");
+    await Promise.all(Array.from({ length: 200 }, async (_, client) => {
+      using peer = await Peer.connect(server.addr);
+      for (let i = 0; i < 3; i++) {
+        await peer.send(`cliente ${client} mensaje ${i}\n`);
+        await peer.readLine();
+      }
+    }));
+    await server.stderr.waitFor(/"event":"closed"/, { count: 200 });
+    const scrape = await (await fetch(`${server.metrics}/metrics`)).text();
+    const metric = (name: string) => Number(scrape.match(new RegExp(`^${name} (\\d+)$`, "m"))![1]);
+    const closed = server.stderr.text().trimEnd().split("\n").map((line) => JSON.parse(line))
+      .filter((entry) => entry.event === "closed");
+    const byWorker = (worker: number, key: string) =>
+      closed.filter((entry) => entry.worker === worker).reduce(
+        (sum, entry) => sum + entry[key],
+        0,
       );
-      assert.equal(metric("uppercase_messages_total"), 600);
-      assert.equal(metric("uppercase_connections_accepted_total"), 200);
-      assert.equal(
-        metric("uppercase_received_bytes_total"),
-        byWorker(1, "bytes_in") + byWorker(2, "bytes_in"),
-      );
-      assert.equal(
-        metric("uppercase_sent_bytes_total"),
-        byWorker(1, "bytes_out") + byWorker(2, "bytes_out"),
-      );
-    } finally {
-      assert.equal(await stopProcess(server), 0);
-    }
+    assert(byWorker(1, "messages") > 0 && byWorker(2, "messages") > 0, "both workers served");
+    assert.equal(
+      metric("uppercase_messages_total"),
+      byWorker(1, "messages") + byWorker(2, "messages"),
+    );
+    assert.equal(metric("uppercase_messages_total"), 600);
+    assert.equal(metric("uppercase_connections_accepted_total"), 200);
+    assert.equal(
+      metric("uppercase_received_bytes_total"),
+      byWorker(1, "bytes_in") + byWorker(2, "bytes_in"),
+    );
+    assert.equal(
+      metric("uppercase_sent_bytes_total"),
+      byWorker(1, "bytes_out") + byWorker(2, "bytes_out"),
+    );
+    assert.equal(await stopProcess(server), 0);
   },
 });
 

@@ -10,10 +10,9 @@
  */
 
 import assert from "node:assert/strict";
+import { allOf, Peer } from "../testing/peers.ts";
 import {
-  allOf,
   canRun,
-  Peer,
   processResources,
   type Running,
   spawn,
@@ -21,7 +20,7 @@ import {
   startServerProcess,
   stopProcess,
   warnIfMissing,
-} from "../testing/helpers.ts";
+} from "../testing/processes.ts";
 import { withTimeout } from "../io/socket.ts";
 
 const available = {
@@ -52,21 +51,18 @@ Deno.test({
     "--parallel 2 answers 400 clients, both workers serve some, ids are unique and every log line names its worker",
   ignore: !available.deno,
   async fn() {
-    const server = await startServerProcess("--parallel", "2");
-    try {
-      assert.match(
-        server.stdout.text(),
-        /^Listening on 127\.0\.0\.1:\d+ with 2 workers \(Ctrl-C to stop\)\n$/,
-      );
-      await Promise.all(Array.from({ length: 400 }, async (_, i) => {
-        using peer = await Peer.connect(server.addr);
-        await peer.send(`cliente ${i}\n`);
-        assert.equal(await peer.readLine(), `CLIENTE ${i}\n`);
-      }));
-      await server.stderr.waitFor(/ closed \(/m, { count: 400 });
-    } finally {
-      assert.equal(await stopProcess(server), 0);
-    }
+    await using server = await startServerProcess("--parallel", "2");
+    assert.match(
+      server.stdout.text(),
+      /^Listening on 127\.0\.0\.1:\d+ with 2 workers \(Ctrl-C to stop\)\n$/,
+    );
+    await Promise.all(Array.from({ length: 400 }, async (_, i) => {
+      using peer = await Peer.connect(server.addr);
+      await peer.send(`cliente ${i}\n`);
+      assert.equal(await peer.readLine(), `CLIENTE ${i}\n`);
+    }));
+    await server.stderr.waitFor(/ closed \(/m, { count: 400 });
+    assert.equal(await stopProcess(server), 0);
     const byWorker = connectionsByWorker(server);
     assert.deepEqual([...byWorker.keys()].sort(), ["1", "2"], "both workers served clients");
     assert.equal(byWorker.get("1")! + byWorker.get("2")!, 400);
@@ -154,16 +150,13 @@ Deno.test({
   name: "--parallel 1 runs as the server always has: one listener, no workers named",
   ignore: !available.deno,
   async fn() {
-    const server = await startServerProcess("--parallel", "1");
-    try {
-      assert.match(server.stdout.text(), /^Listening on 127\.0\.0\.1:\d+ \(Ctrl-C to stop\)\n$/);
-      using peer = await Peer.connect(server.addr);
-      await peer.send("hola\n");
-      assert.equal(await peer.readLine(), "HOLA\n");
-      await server.stderr.waitFor(/^#1 127\.0\.0\.1:\d+ connected$/m);
-    } finally {
-      assert.equal(await stopProcess(server), 0);
-    }
+    await using server = await startServerProcess("--parallel", "1");
+    assert.match(server.stdout.text(), /^Listening on 127\.0\.0\.1:\d+ \(Ctrl-C to stop\)\n$/);
+    using peer = await Peer.connect(server.addr);
+    await peer.send("hola\n");
+    assert.equal(await peer.readLine(), "HOLA\n");
+    await server.stderr.waitFor(/^#1 127\.0\.0\.1:\d+ connected$/m);
+    assert.equal(await stopProcess(server), 0);
   },
 });
 
@@ -198,17 +191,14 @@ Deno.test({
     "--parallel 2 --proxy-protocol reads each connection's PROXY header in whichever worker took it",
   ignore: !available.deno,
   async fn() {
-    const server = await startServerDirectly("--parallel", "2", "--proxy-protocol");
-    try {
-      for (let i = 0; i < 20; i++) {
-        using peer = await Peer.connect(server.addr);
-        await peer.send(`PROXY TCP4 192.0.2.${i} 10.0.0.1 4000${i % 10} 5000\r\nhola\n`);
-        assert.equal(await peer.readLine(), "HOLA\n");
-      }
-      await server.stderr.waitFor(/ connected via /m, { count: 20 });
-    } finally {
-      assert.equal(await stopProcess(server), 0);
+    await using server = await startServerDirectly("--parallel", "2", "--proxy-protocol");
+    for (let i = 0; i < 20; i++) {
+      using peer = await Peer.connect(server.addr);
+      await peer.send(`PROXY TCP4 192.0.2.${i} 10.0.0.1 4000${i % 10} 5000\r\nhola\n`);
+      assert.equal(await peer.readLine(), "HOLA\n");
     }
+    await server.stderr.waitFor(/ connected via /m, { count: 20 });
+    assert.equal(await stopProcess(server), 0);
     const clients = [
       ...server.stderr.text().matchAll(/\] #\d+ (192\.0\.2\.\d+):\d+ connected via/g),
     ];
@@ -221,7 +211,7 @@ Deno.test({
     "--parallel 2 holds no more file handles, and no memory a leak would take, after 10,000 connect/close cycles",
   ignore: !available.deno || !available.ls || !available.cat,
   async fn() {
-    const server = await startServerDirectly("--parallel", "2", "--quiet", "--metrics", "0");
+    await using server = await startServerDirectly("--parallel", "2", "--quiet", "--metrics", "0");
     await server.stdout.waitFor(/^Metrics on \S+$/m);
     const metrics = server.stdout.text().match(/^Metrics on (\S+)$/m)![1];
     /** Waits until the server has closed every connection, draining included. */
@@ -241,22 +231,19 @@ Deno.test({
       }
       await settled();
     };
-    try {
-      await cycles(2_000); // the heaps of both workers warm up
-      const before = await processResources(server.child.pid);
-      await cycles(10_000);
-      const after = await processResources(server.child.pid);
-      assert(after.fds <= before.fds, `file handles: ${before.fds} then ${after.fds}`);
-      // A leaked connection keeps its objects, 4 KiB and more: 10,000 of them would
-      // be 40 MiB. What the garbage collector has yet to give back stays well under 16.
-      const growthMib = (after.rssKib - before.rssKib) / 1024;
-      assert(growthMib < 16, `resident memory grew by ${growthMib.toFixed(1)} MiB`);
-      console.log(
-        `file handles ${before.fds} → ${after.fds}; resident memory ` +
-          `${(before.rssKib / 1024).toFixed(1)} → ${(after.rssKib / 1024).toFixed(1)} MiB`,
-      );
-    } finally {
-      assert.equal(await stopProcess(server), 0);
-    }
+    await cycles(2_000); // the heaps of both workers warm up
+    const before = await processResources(server.child.pid);
+    await cycles(10_000);
+    const after = await processResources(server.child.pid);
+    assert(after.fds <= before.fds, `file handles: ${before.fds} then ${after.fds}`);
+    // A leaked connection keeps its objects, 4 KiB and more: 10,000 of them would
+    // be 40 MiB. What the garbage collector has yet to give back stays well under 16.
+    const growthMib = (after.rssKib - before.rssKib) / 1024;
+    assert(growthMib < 16, `resident memory grew by ${growthMib.toFixed(1)} MiB`);
+    console.log(
+      `file handles ${before.fds} → ${after.fds}; resident memory ` +
+        `${(before.rssKib / 1024).toFixed(1)} → ${(after.rssKib / 1024).toFixed(1)} MiB`,
+    );
+    assert.equal(await stopProcess(server), 0);
   },
 });

@@ -9,7 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { oneShot, Peer, proxyV2, proxyV2Addresses, startServer } from "../testing/helpers.ts";
+import { startServer } from "../testing/helpers.ts";
+import { oneShot, Peer, proxyV2, proxyV2Addresses } from "../testing/peers.ts";
 
 const encoder = new TextEncoder();
 

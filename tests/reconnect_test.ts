@@ -12,22 +12,20 @@
  */
 
 import assert from "node:assert/strict";
+import { keyboard, sleep, startServer } from "../testing/helpers.ts";
+import { Peer } from "../testing/peers.ts";
 import {
   canRun,
   freePort,
-  keyboard,
-  Peer,
   type Running,
-  sleep,
   spawn,
   spawnClient,
-  startServer,
   startServerDirectly,
   stopProcess,
   streamedLines,
   warnIfMissing,
   wholeOutput,
-} from "../testing/helpers.ts";
+} from "../testing/processes.ts";
 import { canMakeCertificates, makeTestCertificates } from "../testing/certificates.ts";
 
 const available = {

@@ -1,9 +1,9 @@
 /**
  * The shape of the code, as `docs/development.md` describes it: the entry points import
  * their folders and never the other way round, no two modules import each
- * other (directly or round a longer circle, type imports included), no module
- * of the product is over 400 lines, each has its tests beside it, and the
- * root holds the card's files and nothing more.
+ * other (directly or round a longer circle, type imports included), no
+ * TypeScript file is over 400 lines, each module of the product has its tests
+ * beside it, and the root holds the card's files and nothing more.
  *
  * The module graph comes from `deno info --json`, which knows every import;
  * line counts from `wc`, the root's files from `ls`. `deno task test` grants both; under plain
@@ -13,7 +13,8 @@
  */
 
 import assert from "node:assert/strict";
-import { canRun, PROJECT_ROOT, warnIfMissing } from "../testing/helpers.ts";
+import { PROJECT_ROOT } from "../testing/helpers.ts";
+import { canRun, warnIfMissing } from "../testing/processes.ts";
 
 const available = {
   deno: await canRun("deno", ["--version"]),
@@ -114,6 +115,41 @@ Deno.test({
       new TextDecoder().decode(stderr),
     );
     assert.deepEqual(modules.filter((path) => lines.get(path)! > MAX_LINES), []);
+  },
+});
+
+/** The folders that hold TypeScript, the root included. */
+const CODE_FOLDERS = [
+  ".",
+  "bench",
+  "cli",
+  "client",
+  "io",
+  "protocol",
+  "server",
+  "testing",
+  "tests",
+];
+
+Deno.test({
+  name: `Every TypeScript file, tests and helpers too, has at most ${MAX_LINES} lines`,
+  ignore: !available.ls || !available.wc,
+  async fn() {
+    const files: string[] = [];
+    for (const folder of CODE_FOLDERS) {
+      const { stdout } = await new Deno.Command("ls", { args: [folder], cwd: PROJECT_ROOT })
+        .output();
+      const names = new TextDecoder().decode(stdout).split("\n");
+      files.push(
+        ...names.filter((name) => name.endsWith(".ts")).map((name) => `${folder}/${name}`),
+      );
+    }
+    const { stdout } = await new Deno.Command("wc", { args: ["-l", ...files], cwd: PROJECT_ROOT })
+      .output();
+    const counts = [...new TextDecoder().decode(stdout).matchAll(/^\s*(\d+) (\S+)$/gm)]
+      .filter((match) => match[2] !== "total");
+    assert(counts.length > 80, `${counts.length} files counted`);
+    assert.deepEqual(counts.filter((match) => Number(match[1]) > MAX_LINES).map((m) => m[2]), []);
   },
 });
 

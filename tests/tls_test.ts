@@ -16,21 +16,18 @@ import { stripVTControlCharacters } from "node:util";
 import tls from "node:tls";
 import { once } from "node:events";
 import { EXIT, runClient } from "../client.ts";
+import { collector, keyboard, runPipelineClient, startServer } from "../testing/helpers.ts";
+import { allOf, Peer } from "../testing/peers.ts";
 import {
-  allOf,
   canRun,
-  collector,
-  keyboard,
-  Peer,
   printedBy,
-  runPipelineClient,
   spawn,
-  startServer,
   startServerDirectly,
   stopProcess,
   warnIfMissing,
-} from "../testing/helpers.ts";
+} from "../testing/processes.ts";
 import { canMakeCertificates, makeTestCertificates } from "../testing/certificates.ts";
+import { connectTls, tlsServer } from "../testing/tls.ts";
 import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 
 const certificates = await canMakeCertificates();
@@ -45,31 +42,6 @@ warnIfMissing("tls_test.ts", available, "openssl ncat socat python3");
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A TLS connection to `server`, checked against the test CA for `localhost`. */
-function connectTls(server: { addr: Deno.NetAddr; certs: { ca: { pem: string } } }) {
-  return Deno.connectTls({
-    hostname: "localhost",
-    port: server.addr.port,
-    caCerts: [server.certs.ca.pem],
-  });
-}
-
-/** A TLS server on 127.0.0.1 with the test CA's certificate for localhost, and the certificates. */
-async function tlsServer(options: Parameters<typeof startServer>[0] = {}) {
-  const certs = await makeTestCertificates();
-  const server = startServer({
-    tls: { cert: certs.server.cert, key: certs.server.key },
-    ...options,
-  });
-  return Object.assign(server, {
-    certs,
-    async [Symbol.asyncDispose]() {
-      await server.stop();
-      await certs[Symbol.asyncDispose]();
-    },
-  });
-}
 
 Deno.test({
   name:
