@@ -166,11 +166,11 @@ export async function parallelGain(
 }
 
 /**
- * What our server pays per read when reads are small, against the bare
- * `Deno.Conn` loop, the least any server on Deno's sockets can do: both
- * loaded at the same moment, round after round, with one line per read
- * (ping-pong) and a few (small writes). Taking turns, the machine's drift
- * hides a difference of a few percent.
+ * What our server pays per read, against the bare `Deno.Conn` loop, the
+ * least any server on Deno's sockets can do: both loaded at the same moment,
+ * round after round, with one line per read (ping-pong), a few (small writes)
+ * and many (pipelined). Taking turns, the machine's drift hides a difference
+ * of a few percent.
  */
 export function perReadCost(core: string | undefined, driver: Driver, timing: Timing) {
   const rounds = Math.max(timing.rounds, 9);
@@ -188,6 +188,8 @@ export function perReadCost(core: string | undefined, driver: Driver, timing: Ti
       loadScenario(driver, "ping-pong", 100, rounds),
       loadScenario(driver, "small-writes", 1, rounds),
       loadScenario(driver, "small-writes", 10, rounds),
+      loadScenario(driver, "pipelined", 1, rounds),
+      loadScenario(driver, "pipelined", 10, rounds),
     ],
     timing,
     driver.bound,
