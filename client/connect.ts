@@ -27,15 +27,22 @@ export interface ServerAddress {
  * or not (a certificate this client does not trust).
  */
 export class CannotConnect extends SessionEnd {
+  /** Why it could not, and what to do about it. */
+  readonly detail: string;
+  /** Whether trying again could help. */
+  readonly retryable: boolean;
+
   /**
    * Makes the failure; its line for people is `Cannot connect to <address>: <detail>`.
    *
    * @param server Where the client tried to connect.
-   * @param detail Why it could not, and what to do about it.
-   * @param retryable Whether trying again could help.
+   * @param failure Why it could not, and what to do about it (`detail`), and
+   *   whether trying again could help (`retryable`).
    */
-  constructor(server: ServerAddress, readonly detail: string, readonly retryable: boolean) {
-    super(EXIT.NO_SERVER, `Cannot connect to ${formatAddress(server)}: ${detail}`);
+  constructor(server: ServerAddress, failure: { detail: string; retryable: boolean }) {
+    super(EXIT.NO_SERVER, `Cannot connect to ${formatAddress(server)}: ${failure.detail}`);
+    this.detail = failure.detail;
+    this.retryable = failure.retryable;
   }
 }
 
@@ -76,15 +83,17 @@ export async function connect(
   try {
     tcp = await Deno.connect({ hostname, port, signal });
   } catch (error) {
-    if (timeout.signal.aborted) throw new CannotConnect(server, noAnswer, true);
-    if (error instanceof Deno.errors.ConnectionRefused) {
-      throw new CannotConnect(
-        server,
-        'no server is listening there. Start one with "deno task server", or pick another with --host and --port',
-        true,
-      );
+    if (timeout.signal.aborted) {
+      throw new CannotConnect(server, { detail: noAnswer, retryable: true });
     }
-    throw new CannotConnect(server, describeNetworkError(error), true);
+    if (error instanceof Deno.errors.ConnectionRefused) {
+      throw new CannotConnect(server, {
+        detail:
+          'no server is listening there. Start one with "deno task server", or pick another with --host and --port',
+        retryable: true,
+      });
+    }
+    throw new CannotConnect(server, { detail: describeNetworkError(error), retryable: true });
   } finally {
     clearTimeout(timer);
   }
@@ -102,11 +111,17 @@ export async function connect(
     // Deno's TLS errors have no types of their own: only their text tells a certificate
     // apart, and a certificate stays what it is however often one tries; a reset may not.
     const certificate = /certificate|UnknownIssuer|Expired|NotValidYet/i.test(String(error));
-    throw new CannotConnect(server, describeTlsError(error, hostname), !certificate);
+    throw new CannotConnect(server, {
+      detail: describeTlsError(error, hostname),
+      retryable: !certificate,
+    });
   }
   handshake.catch(() => {}); // it fails once the connection is closed; nobody waits for it
   conn.close();
-  throw new CannotConnect(server, `no TLS handshake within ${seconds} s`, true);
+  throw new CannotConnect(server, {
+    detail: `no TLS handshake within ${seconds} s`,
+    retryable: true,
+  });
 }
 
 /**

@@ -70,7 +70,11 @@ export class ReplyStream {
   /** Starts reading replies from `conn`. */
   constructor(conn: Deno.Conn, framing: ReplyFraming) {
     const framer = new MessageFramer({ maxMessageBytes: framing.maxReplyBytes });
-    this.ended = this.#pump(conn, framer, framing.quietMs, framing.keepCutReply ?? true);
+    this.ended = this.#pump(conn, {
+      framer,
+      quietMs: framing.quietMs,
+      keepCutReply: framing.keepCutReply ?? true,
+    });
   }
 
   /** Why the server's side ended, once it has. */
@@ -109,9 +113,11 @@ export class ReplyStream {
 
   async #pump(
     conn: Deno.Conn,
-    framer: MessageFramer,
-    quietMs: number,
-    keepCutReply: boolean,
+    { framer, quietMs, keepCutReply }: {
+      framer: MessageFramer;
+      quietMs: number;
+      keepCutReply: boolean;
+    },
   ): Promise<string> {
     const buffer = new Uint8Array(64 * 1024);
     let reason = "the server closed the connection";

@@ -114,6 +114,14 @@ class ClientGoneSummary {
   }
 }
 
+/** A connection turned away: which, why (as the metrics count it), and the words the log gives. */
+interface Refused {
+  id: number;
+  conn: AcceptedConn;
+  reason: RefuseReason;
+  detail: string;
+}
+
 /**
  * An accept loop over a listener, with the connections it accepted and serves:
  * what `serve()` returns, seen as an {@linkcode UppercaseServer}.
@@ -249,14 +257,20 @@ export class AcceptLoop implements UppercaseServer {
       const id = this.#slots.nextId();
       if (!this.#mayConnect(conn)) {
         const trusted = this.#settings.proxy?.trustedText;
-        this.#countRefusal(id, conn, "untrusted_proxy", `not a trusted proxy (${trusted})`);
+        this.#countRefusal({
+          id,
+          conn,
+          reason: "untrusted_proxy",
+          detail: `not a trusted proxy (${trusted})`,
+        });
         closeQuietly(conn);
         continue;
       }
       // Behind a proxy, the client's address comes with its header: the connection admits it.
       const address = this.#settings.proxy ? undefined : (conn.remoteAddr as Deno.NetAddr).hostname;
       if (address !== undefined && !this.#context.admit(address)) {
-        this.#refuse(id, conn, overAddressLimit(address, this.#settings.maxConnectionsPerAddress!));
+        const limit = this.#settings.maxConnectionsPerAddress!;
+        this.#refuse({ id, conn, ...overAddressLimit(address, limit) });
         continue;
       }
       // The slot is freed when the conversation is over, before the drain, so a
@@ -264,7 +278,9 @@ export class AcceptLoop implements UppercaseServer {
       if (!this.#slots.take(this.#settings.maxConnections)) {
         if (address !== undefined) this.#context.leave(address);
         const limit = this.#settings.maxConnections;
-        this.#refuse(id, conn, {
+        this.#refuse({
+          id,
+          conn,
           reason: "max_connections",
           detail: `too many connections (limit ${limit})`,
           line: ERROR_LINES.tooManyConnections(limit),
@@ -274,7 +290,7 @@ export class AcceptLoop implements UppercaseServer {
       this.#serving++;
       this.#stats.accepted++;
       const admitted = this.#settings.maxConnectionsPerAddress === undefined ? undefined : address;
-      this.#connections.add(new Connection(id, conn, this.#context, admitted));
+      this.#connections.add(new Connection(conn, { id, context: this.#context, admitted }));
     }
     if (failed) await this.#drain();
     this.#clientsGone?.flush();
@@ -291,20 +307,17 @@ export class AcceptLoop implements UppercaseServer {
   }
 
   /** Counts and logs a connection refused at once. */
-  #countRefusal(id: number, conn: AcceptedConn, reason: RefuseReason, detail: string): void {
+  #countRefusal({ id, conn, reason, detail }: Refused): void {
     this.#stats.refused[reason]++;
     const peer = formatAddress(conn.remoteAddr as Deno.NetAddr);
     this.#logger?.log({ event: "refused", id, peer, reason, detail });
   }
 
   /** Turns a connection away at a limit: counted, logged, and told with its ERROR line. */
-  #refuse(
-    id: number,
-    conn: AcceptedConn,
-    refusal: { reason: RefuseReason; detail: string; line: string },
-  ): void {
-    this.#countRefusal(id, conn, refusal.reason, refusal.detail);
-    const sending = this.#sendRefusal(conn, encoder.encode(refusal.line));
+  #refuse(refused: Refused & { line: string }): void {
+    this.#countRefusal(refused);
+    const { conn } = refused;
+    const sending = this.#sendRefusal(conn, encoder.encode(refused.line));
     this.#refusals.set(conn, sending);
     sending.then(() => this.#refusals.delete(conn));
   }

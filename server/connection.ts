@@ -66,6 +66,19 @@ export interface ConnectionContext {
   closed(connection: Connection): void;
 }
 
+/** What a {@linkcode Connection} starts with besides its socket. */
+export interface ConnectionStart {
+  /** The id its server gave it, as the log shows it. */
+  id: number;
+  /** What it shares with its server. */
+  context: ConnectionContext;
+  /**
+   * The client's address, when its server has admitted it already; behind a
+   * proxy, the connection admits the address its PROXY header gives.
+   */
+  admitted?: string;
+}
+
 /** Why a connection closed: the reason the metrics and the JSON log give, and the words the text log gives. */
 interface Closing {
   reason: CloseReason;
@@ -98,12 +111,13 @@ export class Connection {
   #admitted: string | undefined;
 
   /**
-   * Starts serving `conn`, with the id its server gave it.
+   * Starts serving `conn`.
    *
-   * @param admitted The client's address, when its server has admitted it already;
-   *   behind a proxy, the connection admits the address its PROXY header gives.
+   * @param conn The accepted connection.
+   * @param start The id its server gave it, what it shares with the server, and
+   *   the address admitted for it, if any.
    */
-  constructor(id: number, conn: AcceptedConn, context: ConnectionContext, admitted?: string) {
+  constructor(conn: AcceptedConn, { id, context, admitted }: ConnectionStart) {
     this.#id = id;
     this.#conn = conn;
     this.#context = context;
@@ -183,7 +197,7 @@ export class Connection {
             : this.#lastInputAt + idleMs - performance.now();
           const result = await withTimeout(this.#read, earliest(quietMs, idleLeftMs));
           if (this.#stopping) break;
-          turn = this.#turnAfter(result, quietMs, idleLeftMs);
+          turn = result === TIMED_OUT ? this.#afterPause(quietMs, idleLeftMs) : this.#take(result);
         }
         // Written here rather than in a helper: one promise fewer per message.
         if (turn.reply.length > 0) {
@@ -323,13 +337,8 @@ export class Connection {
     });
   }
 
-  /** What to answer after a read, a quiet pause, or the idle limit. */
-  #turnAfter(
-    result: number | null | typeof TIMED_OUT,
-    quietMs: number | undefined,
-    idleLeftMs: number | undefined,
-  ): Turn {
-    if (result !== TIMED_OUT) return this.#take(result);
+  /** What to answer once a read has waited its time: the idle limit reached, or a quiet pause (rule 2). */
+  #afterPause(quietMs: number | undefined, idleLeftMs: number | undefined): Turn {
     if (idleLeftMs !== undefined && idleLeftMs <= (quietMs ?? Infinity)) return this.#idleTimeout();
     return this.#conversation.quiet();
   }

@@ -33,7 +33,7 @@ async function connectionPair(options: ServeOptions = {}) {
     leave: () => {},
     closed: () => events.push("closed"),
   };
-  const connection = new Connection(7, conn, context);
+  const connection = new Connection(conn, { id: 7, context });
   return { peer, connection, log, events, stats: context.stats };
 }
 
@@ -107,14 +107,17 @@ Deno.test("Connection counts a reset as a reset, and writes JSON log lines when 
   listener.close();
   const log = new WaitableLog();
   const stats = new ServerStats();
-  const connection = new Connection(3, conn, {
-    settings: resolveSettings({ log: log.write, logFormat: "json" }),
-    logger: new Logger(log.write, "json", 2),
-    stats,
-    conversationOver: () => {},
-    admit: () => true,
-    leave: () => {},
-    closed: () => {},
+  const connection = new Connection(conn, {
+    id: 3,
+    context: {
+      settings: resolveSettings({ log: log.write, logFormat: "json" }),
+      logger: new Logger(log.write, "json", 2),
+      stats,
+      conversationOver: () => {},
+      admit: () => true,
+      leave: () => {},
+      closed: () => {},
+    },
   });
   await once(socket, "connect");
   socket.resetAndDestroy();

@@ -128,7 +128,7 @@ export function serveHttp(
       }
       const served = busy
         ? refuse(conn)
-        : serveConnection(conn, handler, settings, stopping.signal);
+        : serveConnection(conn, { handler, settings, stopping: stopping.signal });
       const tracked = busy ? refusing : open;
       tracked.set(conn, served);
       served.then(() => tracked.delete(conn));
@@ -146,9 +146,11 @@ export function serveHttp(
 /** One connection: requests, one at a time, until it closes, idles or breaks a rule. */
 async function serveConnection(
   conn: Deno.Conn,
-  handler: HttpHandler,
-  settings: Required<HttpLimits>,
-  stopping: AbortSignal,
+  { handler, settings, stopping }: {
+    handler: HttpHandler;
+    settings: Required<HttpLimits>;
+    stopping: AbortSignal;
+  },
 ): Promise<void> {
   const buffer = new Uint8Array(MAX_HEAD_BYTES);
   let held = 0;
@@ -163,7 +165,7 @@ async function serveConnection(
       let end = headEnd(buffer, held);
       while (end === -1) {
         if (held === buffer.length) {
-          await answer(conn, { status: 431, body: "request head too large\n" }, CLOSING);
+          await answer(conn, { status: 431, body: "request head too large\n" });
           return;
         }
         read ??= conn.read(buffer.subarray(held));
@@ -178,7 +180,7 @@ async function serveConnection(
       buffer.copyWithin(0, end, held);
       held -= end;
       if ("status" in request) {
-        await answer(conn, request, CLOSING);
+        await answer(conn, request);
         return;
       }
       const response = await handler(request.path);
@@ -198,7 +200,7 @@ const CLOSING = { head: false, close: true };
 
 /** Turns a connection over the cap away: 503 at once, whatever it sends, then closes. */
 async function refuse(conn: Deno.Conn): Promise<void> {
-  await answer(conn, { status: 503, body: "busy: try again later\n" }, CLOSING).catch(() => {});
+  await answer(conn, { status: 503, body: "busy: try again later\n" }).catch(() => {});
   await closeGracefully(conn);
 }
 
@@ -246,11 +248,11 @@ export function parseHead(head: string): Request {
   return { method, path, close };
 }
 
-/** Writes a response; for `HEAD`, without its body. */
+/** Writes a response; for `HEAD`, without its body; and by default, closes after it. */
 async function answer(
   conn: Deno.Conn,
   response: HttpResponse,
-  how: { head: boolean; close: boolean },
+  how: { head: boolean; close: boolean } = CLOSING,
 ): Promise<void> {
   const body = encoder.encode(response.body);
   const headers = {

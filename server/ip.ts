@@ -139,15 +139,16 @@ export class AddressRanges {
     const address = mapped ? ipv6.subarray(12) : parseIPv4(hostname) ?? ipv6;
     if (!address) return false;
     return this.#ranges.some(({ network, prefix }) =>
-      network.length === address.length && sharesPrefix(network, address, prefix)
+      network.length === address.length && commonPrefixBits(network, address) >= prefix
     );
   }
 }
 
-function sharesPrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((a[i] & mask) !== (b[i] & mask)) return false;
+/** How many leading bits two addresses of the same length share. */
+function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) {
+    // Math.clz32 counts over 32 bits: a byte's differing bits start 24 in.
+    if (a[i] !== b[i]) return 8 * i + Math.clz32(a[i] ^ b[i]) - 24;
   }
-  return true;
+  return 8 * a.length;
 }

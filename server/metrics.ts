@@ -38,24 +38,27 @@ export type MetricsEndpoint = HttpEndpoint;
 /**
  * Starts the endpoint.
  *
- * @param address Where to listen; port 0 picks a free one.
  * @param source The server it reports on.
- * @param options `maxConnections`: the server's `--max-connections`, reported beside its
+ * @param options `address`: where to listen, port 0 picking a free one;
+ *   `maxConnections`: the server's `--max-connections`, reported beside its
  *   counts; `limits`: the HTTP limits, for tests.
  * @returns The running endpoint.
  * @throws {Deno.errors.AddrInUse} And the other errors of `Deno.listen`.
  */
 export function serveMetrics(
-  address: { hostname: string; port: number },
   source: MetricsSource,
-  options: { maxConnections: number; limits?: HttpLimits },
+  options: {
+    address: { hostname: string; port: number };
+    maxConnections: number;
+    limits?: HttpLimits;
+  },
 ): MetricsEndpoint {
   const facts = {
     maxConnections: options.maxConnections,
     version: config.version,
     deno: Deno.version.deno,
   };
-  return serveHttp(address, async (path): Promise<HttpResponse> => {
+  return serveHttp(options.address, async (path): Promise<HttpResponse> => {
     if (path === "/metrics") {
       const body = renderMetrics({
         stats: await source.snapshot(),

@@ -15,7 +15,10 @@ import { EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 function endpoint() {
   const stats = new ServerStats();
   const source = { accepting: true, snapshot: () => stats.snapshot() };
-  const metrics = serveMetrics({ hostname: "127.0.0.1", port: 0 }, source, { maxConnections: 50 });
+  const metrics = serveMetrics(source, {
+    address: { hostname: "127.0.0.1", port: 0 },
+    maxConnections: 50,
+  });
   const get = async (path: string, method = "GET") => {
     const response = await fetch(`http://127.0.0.1:${metrics.addr.port}${path}`, { method });
     return {

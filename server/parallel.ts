@@ -89,21 +89,20 @@ export class ParallelServer {
   }
 
   /**
-   * Starts `count` workers listening on the address `options` give.
+   * Starts workers listening on the address `options` give.
    *
    * @param options The server's options, as for `serve()`.
-   * @param count How many workers, at least 2.
-   * @param metrics Whether the workers measure their event loops' delay, for `--metrics`.
-   * @param module The worker module; a test may give its own.
+   * @param workers `count`: how many, at least 2; `metrics`: whether they
+   *   measure their event loops' delay, for `--metrics`; `module`: the worker
+   *   module, which a test may give its own.
    * @returns The server, once every worker listens.
    * @throws {Deno.errors.AddrInUse} And the other errors of `Deno.listen`, when a worker cannot listen.
    */
   static async start(
     options: ServeOptions,
-    count: number,
-    metrics = false,
-    module: URL = WORKER_MODULE,
+    workers: { count: number; metrics?: boolean; module?: URL },
   ): Promise<ParallelServer> {
+    const { count, metrics = false, module = WORKER_MODULE } = workers;
     const settings = resolveSettings(options);
     const { hostname, log } = settings;
     let port = settings.port;

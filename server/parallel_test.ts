@@ -32,12 +32,11 @@ const LISTENS = `self.postMessage({ type: "listening", port: data.options.port }
 
 Deno.test("ParallelServer starts every worker on one free port, writes their log lines, and stops them all", async () => {
   const lines: string[] = [];
-  const server = await ParallelServer.start(
-    { hostname: "127.0.0.1", port: 0, log: (line) => lines.push(line) },
-    3,
-    false,
-    standIn(LISTENS),
-  );
+  const server = await ParallelServer.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: (line) => lines.push(line),
+  }, { count: 3, module: standIn(LISTENS) });
   assert.equal(server.workers, 3);
   assert(server.addr.port > 0, "the port it picked for all of them");
   await server.stop();
@@ -57,7 +56,7 @@ Deno.test("ParallelServer reports a worker that cannot listen as the error its l
     self.postMessage({ type: "cannot listen", name: "AddrInUse", message: "Address in use" });
   } else ${LISTENS}`;
   await assert.rejects(
-    ParallelServer.start({ port: 0, log: null }, 2, false, standIn(cannot)),
+    ParallelServer.start({ port: 0, log: null }, { count: 2, module: standIn(cannot) }),
     Deno.errors.AddrInUse,
   );
 });
@@ -65,7 +64,10 @@ Deno.test("ParallelServer reports a worker that cannot listen as the error its l
 Deno.test("ParallelServer refuses a port in use without --reuse-port, as one process does", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   await assert.rejects(
-    ParallelServer.start({ port: taken.addr.port, log: null }, 2, false, standIn(LISTENS)),
+    ParallelServer.start({ port: taken.addr.port, log: null }, {
+      count: 2,
+      module: standIn(LISTENS),
+    }),
     Deno.errors.AddrInUse,
   );
 });
@@ -74,12 +76,10 @@ Deno.test("ParallelServer stops every worker and fails when one worker throws, s
   const lines: string[] = [];
   const crashes = `${LISTENS}
     if (data.worker === 2) setTimeout(() => { throw new Error("boom"); }, 10);`;
-  const server = await ParallelServer.start(
-    { port: 0, log: (line) => lines.push(line) },
-    2,
-    false,
-    standIn(crashes),
-  );
+  const server = await ParallelServer.start({ port: 0, log: (line) => lines.push(line) }, {
+    count: 2,
+    module: standIn(crashes),
+  });
   await assert.rejects(
     server.finished,
     (error) => error instanceof ServerFailedError && /^Worker 2 failed: .*boom/.test(error.message),

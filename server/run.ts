@@ -36,7 +36,10 @@ export async function runServer(command: ServerCommand): Promise<number> {
   let server: AcceptLoop | ParallelServer;
   try {
     server = workers > 1
-      ? await ParallelServer.start(options, workers, metricsAddress !== undefined)
+      ? await ParallelServer.start(options, {
+        count: workers,
+        metrics: metricsAddress !== undefined,
+      })
       : listenWith(settings);
   } catch (error) {
     if (error instanceof ServerFailedError) return reportFailure(error, settings.logFormat);
@@ -46,7 +49,8 @@ export async function runServer(command: ServerCommand): Promise<number> {
   let metrics: MetricsEndpoint | undefined;
   if (metricsAddress) {
     try {
-      metrics = serveMetrics(metricsAddress, metricsSource(server), {
+      metrics = serveMetrics(metricsSource(server), {
+        address: metricsAddress,
         maxConnections: settings.maxConnections,
       });
     } catch (error) {
