@@ -13,26 +13,23 @@ import assert from "node:assert/strict";
 import { keyboard, PROJECT_ROOT, startServer, TERMINAL_ATTACKS } from "../testing/helpers.ts";
 import { fakeServer } from "../testing/peers.ts";
 import {
+  canRun,
   clientArgs,
   processResources,
   runClientProcess,
   spawn,
   spawnClient,
   startServerDirectly,
+  warnIfMissing,
 } from "../testing/processes.ts";
 import { stripVTControlCharacters } from "node:util";
 import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 
-const canUseTerminal =
-  (await Deno.permissions.query({ name: "run", command: "script" })).state === "granted";
-const canRunDeno =
-  (await Deno.permissions.query({ name: "run", command: "deno" })).state === "granted";
-if (!canRunDeno) {
-  console.warn(
-    "client_e2e_test.ts: skipping the client's end-to-end tests, which start the real programs; " +
-      "run `deno task test` (it grants --allow-run=deno) to include them",
-  );
-}
+const available = {
+  deno: await canRun("deno", ["--version"]),
+  script: await canRun("script", ["--version"]),
+};
+warnIfMissing("client_e2e_test.ts", available, "bsdutils");
 
 /** Runs the real client in a pseudo-terminal (util-linux `script`), typed at with a keyboard. */
 function terminalClient(port: number, environment = "NO_COLOR=1") {
@@ -47,7 +44,7 @@ function terminalClient(port: number, environment = "NO_COLOR=1") {
 Deno.test({
   name:
     "client in a real terminal shows where it is, prompts, answers, recalls history and leaves on DESCONEXION",
-  ignore: !canRunDeno || !canUseTerminal,
+  ignore: !available.deno || !available.script,
   async fn() {
     await using server = startServer();
     const client = terminalClient(server.addr.port);
@@ -69,7 +66,7 @@ Deno.test({
 
 Deno.test({
   name: "client in a real terminal disconnects on Ctrl-C and exits 130",
-  ignore: !canRunDeno || !canUseTerminal,
+  ignore: !available.deno || !available.script,
   async fn() {
     await using server = startServer();
     const client = terminalClient(server.addr.port);
@@ -82,7 +79,7 @@ Deno.test({
 
 Deno.test({
   name: "client in a real terminal says at once that the server went away, and exits 4",
-  ignore: !canRunDeno || !canUseTerminal,
+  ignore: !available.deno || !available.script,
   async fn() {
     const server = startServer();
     const client = terminalClient(server.addr.port);
@@ -98,7 +95,7 @@ Deno.test({
 
 Deno.test({
   name: "client in a real terminal colours replies unless NO_COLOR is set",
-  ignore: !canRunDeno || !canUseTerminal,
+  ignore: !available.deno || !available.script,
   async fn() {
     await using server = startServer();
     for (const environment of ["", "NO_COLOR=1"]) {
@@ -118,7 +115,7 @@ Deno.test({
 
 Deno.test({
   name: "client as a filter uppercases 20,000 mixed UTF-8 lines in order",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     await using server = startServer({ log: null });
     const words = ["canción", "ñandú", "straße", "日本", "hola servidor", "", "Ǆemal 🙂", "crlf\r"];
@@ -133,7 +130,7 @@ Deno.test({
 Deno.test({
   name:
     "client as a filter says in one line that the server went away while its input is open, and exits 4",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const server = startServer();
     const producer = keyboard();
@@ -152,7 +149,7 @@ Deno.test({
 Deno.test({
   name:
     "client as a filter piped into head -1 stops quietly when its output closes, and exits 141 like cat",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     await using server = startServer({ log: null });
     const client = new Deno.Command("deno", {
@@ -182,7 +179,7 @@ Deno.test({
 Deno.test({
   name:
     "client sends a 2 MiB line and gets its reply when --max-message-bytes is raised on both sides",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const limit = String(3 * 1024 * 1024);
     const server = await startServerDirectly("--max-message-bytes", limit);
@@ -203,7 +200,7 @@ Deno.test({
 Deno.test({
   name:
     "client in a real terminal shows a server's escape sequences as text: no title set, no screen cleared, no clipboard written, no query answered",
-  ignore: !canRunDeno || !canUseTerminal,
+  ignore: !available.deno || !available.script,
   async fn() {
     const attacks = TERMINAL_ATTACKS;
     await using server = await fakeServer((socket) =>
@@ -227,7 +224,7 @@ Deno.test({
 Deno.test({
   name:
     "client whose server answers one line with an endless stream of 64 KiB lines, its output not read, ends with 4 and stays under 250 MB",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const line = "X".repeat(64 * 1024 - 1) + "\n";
     let streaming = true;

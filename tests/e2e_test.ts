@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { oneShot, Peer, roundTripsFromManyClients } from "../testing/peers.ts";
 import {
+  canRun,
   freePort,
   listening,
   runClientProcess,
@@ -19,19 +20,15 @@ import {
   startServerDirectly,
   startServerProcess,
   stopProcess,
+  warnIfMissing,
 } from "../testing/processes.ts";
 import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 
-const canLimitFiles =
-  (await Deno.permissions.query({ name: "run", command: "prlimit" })).state === "granted";
-const canRunDeno =
-  (await Deno.permissions.query({ name: "run", command: "deno" })).state === "granted";
-if (!canRunDeno) {
-  console.warn(
-    "e2e_test.ts: skipping the end-to-end tests, which start the real programs; " +
-      "run `deno task test` (it grants --allow-run=deno) to include them",
-  );
-}
+const available = {
+  deno: await canRun("deno", ["--version"]),
+  prlimit: await canRun("prlimit", ["--version"]),
+};
+warnIfMissing("e2e_test.ts", available, "util-linux");
 
 /** Fails unless a new client's round trip completes within `ms`; never waits much longer. */
 async function assertNewClientAnsweredWithin(addr: Deno.NetAddr, ms: number, when: string) {
@@ -63,7 +60,7 @@ function assertNoStackTrace(text: string): void {
 
 Deno.test({
   name: "deno task server answers hola servidor and exits 0 on SIGTERM, logging on stderr",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const server = await startServerProcess();
     {
@@ -84,7 +81,7 @@ Deno.test({
 Deno.test({
   name:
     "server exits 0 within 2 s on SIGINT and SIGTERM, closing idle, mid-message and mid-stream clients, and restarts on the same port at once",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     let port = 0;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -129,7 +126,7 @@ async function stream(peer: Peer): Promise<void> {
 
 Deno.test({
   name: "server on a port in use says so in one line and exits 3",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const server = spawn("deno", [
@@ -150,7 +147,7 @@ Deno.test({
 
 Deno.test({
   name: "server on IPv6 writes its address in brackets, listening and when the port is in use",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const server = spawn("deno", [
       "run",
@@ -188,7 +185,7 @@ Deno.test({
 
 Deno.test({
   name: "server and client reject a bad flag with one line and exit 2",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     for (const program of ["server.ts", "client.ts"]) {
       const run = spawn("deno", ["run", "--allow-net", program, "--port", "seventy"]);
@@ -204,7 +201,7 @@ Deno.test({
 
 Deno.test({
   name: "client with piped input prints the replies and exits 0 after DESCONEXION",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const server = await startServerProcess();
     const client = await runClientProcess(
@@ -223,7 +220,7 @@ Deno.test({
 
 Deno.test({
   name: "client with no server says how to start one and exits 3, without a stack trace",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const port = freePort();
     const client = await runClientProcess(port, "hola\n");
@@ -238,7 +235,7 @@ Deno.test({
 
 Deno.test({
   name: "server and client --help and --version print usage and the version from deno.json",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const { default: config } = await import("../deno.json", { with: { type: "json" } });
     for (const program of ["server.ts", "client.ts"]) {
@@ -255,7 +252,7 @@ Deno.test({
 Deno.test({
   name:
     "server out of file handles logs the failing accept, backs off, and serves the waiting client once handles free up",
-  ignore: !canRunDeno || !canLimitFiles,
+  ignore: !available.deno || !available.prlimit,
   async fn() {
     const server = await listening(
       spawn("prlimit", ["--nofile=64", "deno", "run", "--allow-net", "server.ts", "--port", "0"]),
@@ -292,7 +289,7 @@ Deno.test({
 Deno.test({
   name:
     "server answers a new client within 100 ms of SIGCONT after 100 clients connected and reset while it was stopped, and logs a summary, not 100 lines",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const server = await startServerDirectly();
     try {
@@ -320,7 +317,7 @@ Deno.test({
 
 Deno.test({
   name: "server answers a new client within 100 ms every 100 of 2,000 connect/reset cycles",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const server = await startServerDirectly("--quiet");
     try {
@@ -339,7 +336,7 @@ Deno.test({
 
 Deno.test({
   name: "server process serves 1,000 clients at once, each doing 10 round trips",
-  ignore: !canRunDeno,
+  ignore: !available.deno,
   async fn() {
     const server = await startServerDirectly("--quiet");
     try {
