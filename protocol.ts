@@ -242,13 +242,14 @@ export class MessageFramer {
         this.#hold(chunk);
         return messages;
       }
-      if (this.#frameLines(this.#takePending(chunk.subarray(0, lf + 1)), 0, messages) < 0) {
+      if (this.#frameLines(this.#takePending(chunk.subarray(0, lf + 1)), messages) < 0) {
         return messages;
       }
       start = lf + 1;
     }
-    const rest = this.#frameLines(chunk, start, messages);
-    if (rest >= 0) this.#hold(chunk.subarray(rest));
+    const lines = chunk.subarray(start);
+    const rest = this.#frameLines(lines, messages);
+    if (rest >= 0) this.#hold(lines.subarray(rest));
     return messages;
   }
 
@@ -277,11 +278,12 @@ export class MessageFramer {
   }
 
   /**
-   * Frames every complete line of `bytes` from `start` into `messages`.
+   * Frames every complete line of `bytes` into `messages`.
    * Returns where the unterminated rest starts, or -1 once a line is over the limit.
    */
-  #frameLines(bytes: Uint8Array, start: number, messages: Message[]): number {
+  #frameLines(bytes: Uint8Array, messages: Message[]): number {
     const scanner = this.#scanner;
+    let start = 0;
     for (let found; (found = scanner.scan(bytes, start)) !== "unterminated"; start = scanner.next) {
       if (found === "too long") {
         this.#exceed();

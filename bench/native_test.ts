@@ -23,7 +23,7 @@ const available = {
     (await Deno.permissions.query({ name: "run", command: `./${BUILD}/load_generator` }))
         .state === "granted",
 };
-warnIfMissing("bench/native_test.ts", available, "gcc");
+warnIfMissing("bench/native_test.ts", { available: available, packages: "gcc" });
 
 let built: Promise<NativePrograms> | undefined;
 /** Builds the programs once for the file's tests. */

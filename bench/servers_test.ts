@@ -16,7 +16,7 @@ import { canRun, warnIfMissing } from "../testing/processes.ts";
 import { BASELINES, ourServerCommand, startServer } from "./servers.ts";
 
 const available = { deno: await canRun("deno", ["--version"]) };
-warnIfMissing("bench/servers_test.ts", available, "deno");
+warnIfMissing("bench/servers_test.ts", { available: available, packages: "deno" });
 
 Deno.test({
   name:

@@ -36,14 +36,14 @@ export async function canRun(command: string, args: string[]): Promise<boolean> 
  * to include them.
  *
  * @param file The test file, for the message.
- * @param available Each program the file needs, and whether it can be run.
- * @param packages The Debian packages that provide them.
+ * @param programs `available`: each program the file needs, and whether it
+ *   can be run; `packages`: the Debian packages that provide them.
  */
 export function warnIfMissing(
   file: string,
-  available: Record<string, boolean>,
-  packages: string,
+  programs: { available: Record<string, boolean>; packages: string },
 ): void {
+  const { available, packages } = programs;
   const missing = Object.entries(available).filter(([, found]) => !found).map(([name]) => name);
   if (missing.length === 0) return;
   console.warn(

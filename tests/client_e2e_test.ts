@@ -29,7 +29,7 @@ const available = {
   deno: await canRun("deno", ["--version"]),
   script: await canRun("script", ["--version"]),
 };
-warnIfMissing("client_e2e_test.ts", available, "bsdutils");
+warnIfMissing("client_e2e_test.ts", { available: available, packages: "bsdutils" });
 
 /** Runs the real client in a pseudo-terminal (util-linux `script`), typed at with a keyboard. */
 function terminalClient(port: number, environment = "NO_COLOR=1") {

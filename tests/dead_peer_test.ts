@@ -35,11 +35,10 @@ const available = {
   python3: await canRun("python3", ["--version"]),
   openssl: await canMakeCertificates(),
 };
-warnIfMissing(
-  "dead_peer_test.ts",
-  available,
-  "util-linux nftables haproxy bsdutils python3 openssl, as root",
-);
+warnIfMissing("dead_peer_test.ts", {
+  available: available,
+  packages: "util-linux nftables haproxy bsdutils python3 openssl, as root",
+});
 const isolated = available.deno && available["root, unshare, nsenter and nft"];
 
 /** Margin, in ms, for a loaded 2-core machine to start processes and notice what happened. */

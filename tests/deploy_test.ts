@@ -36,7 +36,7 @@ const available = {
   haproxy: await canRun("haproxy", ["-v"]),
   "systemd-analyze": await canRun("systemd-analyze", ["--version"]),
 };
-warnIfMissing("deploy_test.ts", available, "haproxy systemd");
+warnIfMissing("deploy_test.ts", { available: available, packages: "haproxy systemd" });
 const mayWriteTestTmp =
   (await Deno.permissions.query({ name: "write", path: ".test-tmp" })).state === "granted";
 

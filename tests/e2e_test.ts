@@ -28,7 +28,7 @@ const available = {
   deno: await canRun("deno", ["--version"]),
   prlimit: await canRun("prlimit", ["--version"]),
 };
-warnIfMissing("e2e_test.ts", available, "util-linux");
+warnIfMissing("e2e_test.ts", { available: available, packages: "util-linux" });
 
 /** Fails unless a new client's round trip completes within `ms`; never waits much longer. */
 async function assertNewClientAnsweredWithin(addr: Deno.NetAddr, ms: number, when: string) {

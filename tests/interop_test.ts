@@ -21,7 +21,10 @@ const available = {
   python3: await canRun("python3", ["--version"]),
   deno: await canRun("deno", ["--version"]),
 };
-warnIfMissing("interop_test.ts", available, "netcat-openbsd ncat socat python3");
+warnIfMissing("interop_test.ts", {
+  available: available,
+  packages: "netcat-openbsd ncat socat python3",
+});
 
 Deno.test({
   name: "manual test 1 through nc: hola servidor comes back as HOLA SERVIDOR",

@@ -34,7 +34,7 @@ const available = {
   prometheus: await canRun("prometheus", ["--version"]),
   promtool: await canRun("promtool", ["--version"]),
 };
-warnIfMissing("monitoring_test.ts", available, "prometheus");
+warnIfMissing("monitoring_test.ts", { available: available, packages: "prometheus" });
 const mayWriteTestTmp =
   (await Deno.permissions.query({ name: "write", path: ".test-tmp" })).state === "granted";
 

@@ -28,7 +28,7 @@ const available = {
   ls: await canRun("ls", ["--version"]),
   cat: await canRun("cat", ["--version"]),
 };
-warnIfMissing("parallel_e2e_test.ts", available, "coreutils");
+warnIfMissing("parallel_e2e_test.ts", { available: available, packages: "coreutils" });
 
 /** The number of each worker that logged a connection, as often as it did. */
 function connectionsByWorker(server: Running): Map<string, number> {

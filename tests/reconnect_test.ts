@@ -32,7 +32,7 @@ const available = {
   deno: await canRun("deno", ["--version"]),
   openssl: await canMakeCertificates(),
 };
-warnIfMissing("reconnect_test.ts", available, "openssl");
+warnIfMissing("reconnect_test.ts", { available: available, packages: "openssl" });
 
 Deno.test({
   name:

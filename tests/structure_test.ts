@@ -21,7 +21,7 @@ const available = {
   wc: await canRun("wc", ["--version"]),
   ls: await canRun("ls", ["--version"]),
 };
-warnIfMissing("structure_test.ts", available, "coreutils");
+warnIfMissing("structure_test.ts", { available: available, packages: "coreutils" });
 
 const ROOT = new URL("..", import.meta.url).href;
 // The worker module too: the server starts it by its address, which no import shows.

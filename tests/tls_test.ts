@@ -38,7 +38,7 @@ const available = {
   ncat: await canRun("ncat", ["--version"]),
   socat: await canRun("socat", ["-V"]),
 };
-warnIfMissing("tls_test.ts", available, "openssl ncat socat python3");
+warnIfMissing("tls_test.ts", { available: available, packages: "openssl ncat socat python3" });
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
