@@ -291,21 +291,17 @@ Deno.test({
     "server answers a new client within 100 ms of SIGCONT after 100 clients connected and reset while it was stopped, and logs a summary, not 100 lines",
   ignore: !available.deno,
   async fn() {
-    const server = await startServerDirectly();
+    await using server = await startServerDirectly();
+    server.child.kill("SIGSTOP");
     try {
-      server.child.kill("SIGSTOP");
-      try {
-        for (let i = 0; i < 100; i++) {
-          await oneShot(server.addr, { read: "nothing", leave: "reset" });
-        }
-      } finally {
-        server.child.kill("SIGCONT");
+      for (let i = 0; i < 100; i++) {
+        await oneShot(server.addr, { read: "nothing", leave: "reset" });
       }
-      await assertNewClientAnsweredWithin(server.addr, 100, "after SIGCONT");
     } finally {
-      server.child.kill("SIGTERM");
+      server.child.kill("SIGCONT"); // a stopped server would ignore the SIGTERM of the disposal
     }
-    assert.equal(await server.exited, 0);
+    await assertNewClientAnsweredWithin(server.addr, 100, "after SIGCONT");
+    assert.equal(await stopProcess(server), 0);
     const log = server.stderr.text();
     const summaries = log.match(
       /^Skipped \d+ connections? that the client closed before it was accepted \(.*\)$/gm,
@@ -319,18 +315,14 @@ Deno.test({
   name: "server answers a new client within 100 ms every 100 of 2,000 connect/reset cycles",
   ignore: !available.deno,
   async fn() {
-    const server = await startServerDirectly("--quiet");
-    try {
-      for (let cycle = 1; cycle <= 2000; cycle++) {
-        await oneShot(server.addr, { read: "nothing", leave: "reset" });
-        if (cycle % 100 === 0) {
-          await assertNewClientAnsweredWithin(server.addr, 100, `after ${cycle} cycles`);
-        }
+    await using server = await startServerDirectly("--quiet");
+    for (let cycle = 1; cycle <= 2000; cycle++) {
+      await oneShot(server.addr, { read: "nothing", leave: "reset" });
+      if (cycle % 100 === 0) {
+        await assertNewClientAnsweredWithin(server.addr, 100, `after ${cycle} cycles`);
       }
-    } finally {
-      server.child.kill("SIGTERM");
     }
-    assert.equal(await server.exited, 0);
+    assert.equal(await stopProcess(server), 0);
   },
 });
 
@@ -338,12 +330,8 @@ Deno.test({
   name: "server process serves 1,000 clients at once, each doing 10 round trips",
   ignore: !available.deno,
   async fn() {
-    const server = await startServerDirectly("--quiet");
-    try {
-      await roundTripsFromManyClients(server.addr, 1000, 10);
-    } finally {
-      server.child.kill("SIGTERM");
-    }
-    assert.equal(await server.exited, 0);
+    await using server = await startServerDirectly("--quiet");
+    await roundTripsFromManyClients(server.addr, 1000, 10);
+    assert.equal(await stopProcess(server), 0);
   },
 });
