@@ -80,7 +80,7 @@ Deno.test("server answers a message over the limit with an ERROR line and closes
 
 Deno.test("server serves many clients at once, each getting its own replies in order", async () => {
   await using server = startServer({ log: null });
-  await roundTripsFromManyClients(server.addr, 50, 10);
+  await roundTripsFromManyClients(server.addr, { clients: 50, rounds: 10 });
 });
 
 Deno.test("DESCONEXION from one client leaves the others connected and new clients are accepted", async () => {

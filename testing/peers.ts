@@ -106,8 +106,7 @@ export class Peer implements Disposable {
  */
 export async function roundTripsFromManyClients(
   addr: Deno.NetAddr,
-  clients: number,
-  rounds: number,
+  { clients, rounds }: { clients: number; rounds: number },
 ): Promise<void> {
   await Promise.all(Array.from({ length: clients }, async (_, client) => {
     using peer = await Peer.connect(addr);

@@ -115,8 +115,9 @@ export function spawn(
   return running;
 }
 
-/** Runs `program` with `input` on its standard input, asserts that it exits 0, and returns what it printed. */
-export async function printedBy(program: string, args: string[], input: string): Promise<string> {
+/** Runs `command` (a program and its arguments) with `input` on its standard input, asserts that it exits 0, and returns what it printed. */
+export async function printedBy(command: string[], input: string): Promise<string> {
+  const [program, ...args] = command;
   const child = spawn(program, args, { input });
   assert.equal(await child.exited, 0, child.stderr.text());
   return child.stdout.text();

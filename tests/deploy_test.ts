@@ -257,7 +257,7 @@ Deno.test({
       assert.equal(await without.exited, 3, "no --reuse-port: the port is in use");
       assert.match(without.stderr.text(), /address already in use/);
 
-      await roundTripsFromManyClients(first.addr, 200, 1);
+      await roundTripsFromManyClients(first.addr, { clients: 200, rounds: 1 });
       await served(first, 1);
       await served(second, 1);
       assert.equal(connected(first) + connected(second), 200, "each client served by one");
@@ -265,7 +265,7 @@ Deno.test({
       first.child.kill("SIGTERM");
       assert.equal(await first.exited, 0);
       const before = connected(second);
-      await roundTripsFromManyClients(first.addr, 200, 1);
+      await roundTripsFromManyClients(first.addr, { clients: 200, rounds: 1 });
       await served(second, before + 200);
     } finally {
       await Promise.all([stopProcess(first), stopProcess(second)]);

@@ -331,7 +331,7 @@ Deno.test({
   ignore: !available.deno,
   async fn() {
     await using server = await startServerDirectly("--quiet");
-    await roundTripsFromManyClients(server.addr, 1000, 10);
+    await roundTripsFromManyClients(server.addr, { clients: 1000, rounds: 10 });
     assert.equal(await stopProcess(server), 0);
   },
 });

@@ -97,7 +97,7 @@ Deno.test("server handles 2,000 connect/close cycles in a row and holds no conne
 
 Deno.test("server serves 1,000 clients at once, each doing 10 round trips", async () => {
   await using server = startServer({ log: null });
-  await roundTripsFromManyClients(server.addr, 1000, 10);
+  await roundTripsFromManyClients(server.addr, { clients: 1000, rounds: 10 });
 });
 
 Deno.test("server answers a new client at once while 200 clients trickle one byte at a time", async () => {

@@ -33,7 +33,7 @@ Deno.test({
     await using server = startServer();
     const port = String(server.addr.port);
     assert.equal(
-      await printedBy("nc", ["-N", "127.0.0.1", port], "hola servidor\n"),
+      await printedBy(["nc", "-N", "127.0.0.1", port], "hola servidor\n"),
       "HOLA SERVIDOR\n",
     );
   },
@@ -46,9 +46,9 @@ Deno.test({
     await using server = startServer();
     const port = String(server.addr.port);
     // Without -N, nc keeps its side open: only the server's close can end it.
-    assert.equal(await printedBy("nc", ["127.0.0.1", port], "hola\nDESCONEXION\n"), "HOLA\n");
+    assert.equal(await printedBy(["nc", "127.0.0.1", port], "hola\nDESCONEXION\n"), "HOLA\n");
     assert.match(await server.log.waitFor(/#1 .* closed/), /\(disconnect command\)/);
-    assert.equal(await printedBy("nc", ["-N", "127.0.0.1", port], "otra vez\n"), "OTRA VEZ\n");
+    assert.equal(await printedBy(["nc", "-N", "127.0.0.1", port], "otra vez\n"), "OTRA VEZ\n");
   },
 });
 
@@ -58,7 +58,7 @@ Deno.test({
   async fn() {
     await using server = startServer();
     const port = String(server.addr.port);
-    assert.equal(await printedBy("ncat", ["127.0.0.1", port], "abc\nñandú\n"), "ABC\nÑANDÚ\n");
+    assert.equal(await printedBy(["ncat", "127.0.0.1", port], "abc\nñandú\n"), "ABC\nÑANDÚ\n");
   },
 });
 
@@ -68,9 +68,9 @@ Deno.test({
   async fn() {
     await using server = startServer();
     const address = `TCP:127.0.0.1:${server.addr.port}`;
-    assert.equal(await printedBy("socat", ["-", address], "abc\n"), "ABC\n");
+    assert.equal(await printedBy(["socat", "-", address], "abc\n"), "ABC\n");
     assert.equal(
-      await printedBy("socat", ["-", `${address},crlf`], "canción\n"),
+      await printedBy(["socat", "-", `${address},crlf`], "canción\n"),
       "CANCIÓN\n",
       "sent as CRLF, answered in CRLF, shown as LF",
     );

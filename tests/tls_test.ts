@@ -91,7 +91,8 @@ Deno.test({
   ignore: !certificates || !available.python3,
   async fn() {
     await using server = await tlsServer();
-    const printed = await printedBy("python3", [
+    const printed = await printedBy([
+      "python3",
       "interop/tls_client.py",
       String(server.addr.port),
       server.certs.ca.file,
@@ -106,7 +107,8 @@ Deno.test({
   ignore: !certificates,
   async fn() {
     await using server = await tlsServer();
-    const printed = await printedBy("openssl", [
+    const printed = await printedBy([
+      "openssl",
       "s_client",
       "-connect",
       `127.0.0.1:${server.addr.port}`,
@@ -132,16 +134,14 @@ Deno.test({
     const port = String(server.addr.port), ca = server.certs.ca.file;
     assert.equal(
       await printedBy(
-        "ncat",
-        ["--ssl", "--ssl-verify", "--ssl-trustfile", ca, "localhost", port],
+        ["ncat", "--ssl", "--ssl-verify", "--ssl-trustfile", ca, "localhost", port],
         "hola ncat\n",
       ),
       "HOLA NCAT\n",
     );
     assert.equal(
       await printedBy(
-        "socat",
-        ["-", `OPENSSL:localhost:${port},cafile=${ca},verify=1`],
+        ["socat", "-", `OPENSSL:localhost:${port},cafile=${ca},verify=1`],
         "hola socat\n",
       ),
       "HOLA SOCAT\n",
@@ -300,7 +300,8 @@ Deno.test({
     }
     // And with good files, it serves: the task grants the reads it needs.
     const good = await startServerDirectly("--tls-cert", certFile, "--tls-key", keyFile);
-    const printed = await printedBy("deno", [
+    const printed = await printedBy([
+      "deno",
       "task",
       "--quiet",
       "client",
