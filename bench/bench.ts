@@ -97,7 +97,11 @@ async function main(args: string[]): Promise<number> {
   const { flags, port, pid, workers, ...timing } = settings;
   const pinned = await pinToCore(Deno.pid, GENERATOR_CORE);
   const core = pinned ? SERVER_CORE : undefined;
-  const results: Results = { machine: await describeMachine(pinned), servers: [], comparisons: [] };
+  const results: Results = {
+    machine: await describeMachine({ pinned }),
+    servers: [],
+    comparisons: [],
+  };
   const buildDir = await Deno.makeTempDir({ prefix: "uppercase-bench-" });
   const native = await compileNative(buildDir);
   const generator = "failed" in native ? undefined : native.generator;
@@ -150,7 +154,8 @@ async function main(args: string[]): Promise<number> {
   try {
     for (const start of starters) servers.push(await start());
     results.servers = servers.map((server) => ({ name: server.name, measurements: [] }));
-    for (const scenario of scenarios(load, timing.rounds, flags.quick ? 1_000 : 10_000)) {
+    const idleConnections = flags.quick ? 1_000 : 10_000;
+    for (const scenario of scenarios(load, { rounds: timing.rounds, idleConnections })) {
       if (scenario.freshServer) {
         for (const [i, server] of servers.entries()) {
           servers[i] = await starters[i]();
@@ -162,15 +167,15 @@ async function main(args: string[]): Promise<number> {
     }
     for (const server of servers.splice(0)) await server.stop();
     if (!flags.host && flags.compare) {
-      results.comparisons.push(await perReadCost(core, load, timing));
+      results.comparisons.push(await perReadCost(load, { core, timing }));
     }
-    if (!flags.host) results.comparisons.push(await metricsCost(core, load, timing));
+    if (!flags.host) results.comparisons.push(await metricsCost(load, { core, timing }));
     if (!flags.host && !flags["no-tls"]) {
       const tls = await tlsCost(core, timing);
       if (tls) results.comparisons.push(tls);
     }
     if (!flags.host && workers > 1) {
-      results.comparisons.push(...await parallelGain(workers, load, timing));
+      results.comparisons.push(...await parallelGain(load, { workers, timing }));
       results.workerMemory = await workerMemory(core);
     }
     if (flags.compare) {
@@ -202,19 +207,19 @@ async function main(args: string[]): Promise<number> {
 /** The scenarios every server runs, in order. */
 function scenarios(
   load: ReturnType<typeof driver>,
-  rounds: number,
-  idleConnections: number,
+  { rounds, idleConnections }: { rounds: number; idleConnections: number },
 ): Scenario[] {
   return [
-    ...[1, 100, 1000].map((n) => loadScenario(load, "ping-pong", n, rounds)),
-    ...[1, 10].map((n) => loadScenario(load, "pipelined", n, rounds)),
-    ...[1, 10].map((n) => loadScenario(load, "small-writes", n, rounds)),
+    ...[1, 100, 1000].map((n) => loadScenario(load, { mode: "ping-pong", connections: n, rounds })),
+    ...[1, 10].map((n) => loadScenario(load, { mode: "pipelined", connections: n, rounds })),
+    ...[1, 10].map((n) => loadScenario(load, { mode: "small-writes", connections: n, rounds })),
     {
       title: `${idleConnections} idle connections`,
       rounds: 1,
       // What a connection costs, not what the earlier scenarios left behind in the heap.
       freshServer: true,
-      run: (server, options) => idle(server.target, idleConnections, server.pid, options),
+      run: (server, options) =>
+        idle(server.target, { ...options, connections: idleConnections, serverPid: server.pid }),
     },
   ];
 }

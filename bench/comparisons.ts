@@ -111,7 +111,7 @@ export async function tlsCost(core: string | undefined, timing: Timing) {
       [1, 100].map((connections) => ({
         title: `ping-pong with ${connections} connections, Deno's sockets`,
         rounds: timing.rounds,
-        run: (server, options) => pingPong(server.target, connections, options),
+        run: (server, options) => pingPong(server.target, { ...options, connections }),
       })),
       timing,
       () => true,
@@ -127,15 +127,14 @@ export async function tlsCost(core: string | undefined, timing: Timing) {
  * every core (the generator keeps its own, so the servers share the rest).
  */
 export async function parallelGain(
-  workers: number,
   driver: Driver,
-  timing: Timing,
+  { workers, timing }: { workers: number; timing: Timing },
 ): Promise<Comparison[]> {
   // More rounds than elsewhere: taking turns, the difference sought is within the drift.
   const rounds = Math.max(timing.rounds, 5);
   const scenarios = [
-    loadScenario(driver, "ping-pong", 100, rounds),
-    loadScenario(driver, "pipelined", 10, rounds),
+    loadScenario(driver, { mode: "ping-pong", connections: 100, rounds }),
+    loadScenario(driver, { mode: "pipelined", connections: 10, rounds }),
   ];
   const variants = (core: string | undefined): Variant[] => [
     { name: "1 worker", start: () => startServer("1 worker", ourServerCommand(), core) },
@@ -172,7 +171,10 @@ export async function parallelGain(
  * and many (pipelined). Taking turns, the machine's drift hides a difference
  * of a few percent.
  */
-export function perReadCost(core: string | undefined, driver: Driver, timing: Timing) {
+export function perReadCost(
+  driver: Driver,
+  { core, timing }: { core: string | undefined; timing: Timing },
+) {
   const rounds = Math.max(timing.rounds, 9);
   return compare(
     "Our server against the bare Deno.Conn loop, per read",
@@ -185,11 +187,11 @@ export function perReadCost(core: string | undefined, driver: Driver, timing: Ti
       { name: "uppercase-tcp (Deno)", start: () => startServer("ours", ourServerCommand(), core) },
     ],
     [
-      loadScenario(driver, "ping-pong", 100, rounds),
-      loadScenario(driver, "small-writes", 1, rounds),
-      loadScenario(driver, "small-writes", 10, rounds),
-      loadScenario(driver, "pipelined", 1, rounds),
-      loadScenario(driver, "pipelined", 10, rounds),
+      loadScenario(driver, { mode: "ping-pong", connections: 100, rounds }),
+      loadScenario(driver, { mode: "small-writes", connections: 1, rounds }),
+      loadScenario(driver, { mode: "small-writes", connections: 10, rounds }),
+      loadScenario(driver, { mode: "pipelined", connections: 1, rounds }),
+      loadScenario(driver, { mode: "pipelined", connections: 10, rounds }),
     ],
     timing,
     driver.bound,
@@ -204,7 +206,10 @@ export function perReadCost(core: string | undefined, driver: Driver, timing: Ti
  * by a generator of its own, round after round: the cost sought is a few
  * percent, and the machine drifts by more from one second to the next.
  */
-export function metricsCost(core: string | undefined, driver: Driver, timing: Timing) {
+export function metricsCost(
+  driver: Driver,
+  { core, timing }: { core: string | undefined; timing: Timing },
+) {
   return compare(
     "--metrics against none",
     "our server, the endpoint scraped every second; both loaded at once, 9 rounds or more, " +
@@ -219,7 +224,11 @@ export function metricsCost(core: string | undefined, driver: Driver, timing: Ti
         },
       },
     ],
-    [loadScenario(driver, "ping-pong", 100, Math.max(timing.rounds, 9))],
+    [loadScenario(driver, {
+      mode: "ping-pong",
+      connections: 100,
+      rounds: Math.max(timing.rounds, 9),
+    })],
     timing,
     driver.bound,
     true,

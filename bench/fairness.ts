@@ -43,7 +43,11 @@ export async function fairness(
     for (const kind of FLOOD_KINDS) {
       const server = await start();
       try {
-        rows.push({ server: server.name, kind, ...await underFlood(server.target, kind, seconds) });
+        rows.push({
+          server: server.name,
+          kind,
+          ...await underFlood(server.target, { kinds: kind, seconds }),
+        });
       } finally {
         await server.stop();
       }
@@ -73,7 +77,7 @@ export async function fairnessWithWorkers(
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
-    const row = await underFlood(server.target, FLOOD_KINDS, seconds);
+    const row = await underFlood(server.target, { kinds: FLOOD_KINDS, seconds });
     await scraping;
     scrapes.sort((a, b) => a - b);
     return {
@@ -89,8 +93,7 @@ export async function fairnessWithWorkers(
 
 async function underFlood(
   target: { hostname: string; port: number },
-  kinds: FloodKind | readonly FloodKind[],
-  seconds: number,
+  { kinds, seconds }: { kinds: FloodKind | readonly FloodKind[]; seconds: number },
 ): Promise<Omit<FairnessRow, "server" | "kind">> {
   const floods = [kinds].flat().map((kind) =>
     new Deno.Command("deno", {

@@ -44,7 +44,9 @@ export function floodLine(kind: FloodKind): Uint8Array {
   return line;
 }
 
-async function main(port: number, kind: FloodKind, seconds: number): Promise<void> {
+async function main(
+  { port, kind, seconds }: { port: number; kind: FloodKind; seconds: number },
+): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const line = floodLine(kind);
   const until = performance.now() + seconds * 1000;
@@ -74,5 +76,5 @@ async function main(port: number, kind: FloodKind, seconds: number): Promise<voi
 if (import.meta.main) {
   const [port, kind, seconds] = Deno.args;
   if (!FLOOD_KINDS.includes(kind as FloodKind)) throw new Error(`kind: one of ${FLOOD_KINDS}`);
-  await main(Number(port), kind as FloodKind, Number(seconds ?? 5));
+  await main({ port: Number(port), kind: kind as FloodKind, seconds: Number(seconds ?? 5) });
 }

@@ -32,6 +32,12 @@ const EXPECTED = new TextEncoder().encode(new TextDecoder().decode(LINE).toUpper
  */
 export type LoadMode = "ping-pong" | "pipelined" | "small-writes";
 
+/** What a scenario puts on a server: a kind of traffic, over so many connections at once. */
+export interface Load {
+  mode: LoadMode;
+  connections: number;
+}
+
 /** A reply that differs from the expected bytes, or that never came. */
 export class ReplyMismatch extends Error {
   override name = "ReplyMismatch";
@@ -70,14 +76,13 @@ export interface RunOptions {
  * Connections that each send one line and wait for its reply, over and over.
  *
  * @param target The server.
- * @param connections How many at once.
- * @param options Durations and progress.
+ * @param options How many connections at once, durations and progress.
  */
 export async function pingPong(
   target: Target,
-  connections: number,
-  options: RunOptions,
+  options: RunOptions & { connections: number },
 ): Promise<Measurement> {
+  const { connections } = options;
   const conns = await openConnections(target, connections);
   const latencies: number[] = [];
   const usage = measureCpu();
@@ -97,22 +102,27 @@ export async function pingPong(
     clearInterval(progress);
     closeAll(conns);
   }
-  return pingPongMeasurement(connections, latencies, options.seconds, usage());
+  return pingPongMeasurement(latencies, {
+    connections,
+    seconds: options.seconds,
+    generatorCpu: usage(),
+  });
 }
 
 /**
  * What a ping-pong run measured, from the latency of every reply in its window.
  *
- * @param connections How many connections took part.
  * @param latencies Round trips in ms, one per reply; sorted in place.
- * @param seconds The measured window.
- * @param generatorCpu The generator's CPU time over wall time.
+ * @param run How many connections took part, the measured window in seconds,
+ *   and the generator's CPU time over wall time.
  */
-export function pingPongMeasurement(
-  connections: number,
+function pingPongMeasurement(
   latencies: number[],
-  seconds: number,
-  generatorCpu: number,
+  { connections, seconds, generatorCpu }: {
+    connections: number;
+    seconds: number;
+    generatorCpu: number;
+  },
 ): Measurement {
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
@@ -133,18 +143,16 @@ export function pingPongMeasurement(
  * Connections that each keep up to `depth` lines in flight, topping up as replies arrive.
  *
  * @param target The server.
- * @param connections How many at once.
- * @param depth Most unanswered lines on one connection.
- * @param options Durations and progress.
- * @param smallWrites Top up one line per write, rather than all the answered lines in one.
+ * @param options How many connections at once (`connections`), the most
+ *   unanswered lines on one (`depth`), whether to top up one line per write
+ *   rather than all the answered lines in one (`smallWrites`), durations and
+ *   progress.
  */
 export async function pipelined(
   target: Target,
-  connections: number,
-  depth: number,
-  options: RunOptions,
-  smallWrites = false,
+  options: RunOptions & { connections: number; depth: number; smallWrites?: boolean },
 ): Promise<Measurement> {
+  const { connections, depth, smallWrites = false } = options;
   const conns = await openConnections(target, connections);
   const batch = new Uint8Array(LINE.length * depth);
   for (let i = 0; i < depth; i++) batch.set(LINE, i * LINE.length);
@@ -199,16 +207,14 @@ export async function pipelined(
  * with one round trip, and reports the server's memory per connection.
  *
  * @param target The server.
- * @param connections How many to hold open.
- * @param serverPid The server's process, to read its memory; memory is not reported without it.
- * @param options Progress reports.
+ * @param options How many connections to hold open; the server's process
+ *   (`serverPid`), to read its memory, not reported without it; progress reports.
  */
 export async function idle(
   target: Target,
-  connections: number,
-  serverPid: number | undefined,
-  options: Pick<RunOptions, "onProgress">,
+  options: Pick<RunOptions, "onProgress"> & { connections: number; serverPid?: number },
 ): Promise<Measurement> {
+  const { connections, serverPid } = options;
   const before = serverPid ? (await residentKib(serverPid))?.private : undefined;
   const usage = measureCpu();
   const started = performance.now();

@@ -15,7 +15,7 @@ const SHORT_RUN = { warmupSeconds: 0, seconds: 0.2 };
 
 Deno.test("pingPong counts round trips and their latencies on a server that answers right", async () => {
   await using server = startServer({ log: null });
-  const measurement = await pingPong(server.addr, 3, SHORT_RUN);
+  const measurement = await pingPong(server.addr, { ...SHORT_RUN, connections: 3 });
   assert.equal(measurement.scenario, "ping-pong");
   assert.equal(measurement.connections, 3);
   assert(measurement.messages > 0, JSON.stringify(measurement));
@@ -26,14 +26,14 @@ Deno.test("pingPong counts round trips and their latencies on a server that answ
 
 Deno.test("pipelined counts the replies of many lines in flight", async () => {
   await using server = startServer({ log: null });
-  const measurement = await pipelined(server.addr, 2, 16, SHORT_RUN);
+  const measurement = await pipelined(server.addr, { ...SHORT_RUN, connections: 2, depth: 16 });
   assert.equal(measurement.scenario, "pipelined");
   assert(measurement.messages > 16, JSON.stringify(measurement));
 });
 
 Deno.test("idle holds connections open and proves each alive with a round trip", async () => {
   await using server = startServer({ log: null });
-  const measurement = await idle(server.addr, 20, undefined, {});
+  const measurement = await idle(server.addr, { connections: 20 });
   assert.equal(measurement.scenario, "idle");
   assert.equal(measurement.messages, 20);
   assert.equal(measurement.serverKibPerConnection, undefined, "no PID, no memory figure");
@@ -54,14 +54,19 @@ Deno.test("check accepts the expected replies at any offset and rejects the firs
 Deno.test("pingPong reports a server that echoes without uppercasing as a ReplyMismatch", async () => {
   await using echo = echoingServer();
   await assert.rejects(
-    pingPong(echo.addr, 1, SHORT_RUN),
+    pingPong(echo.addr, { ...SHORT_RUN, connections: 1 }),
     (error) => error instanceof ReplyMismatch,
   );
 });
 
 Deno.test("pipelined with small writes tops up one line per write and counts the replies", async () => {
   await using server = startServer({ log: null });
-  const measurement = await pipelined(server.addr, 2, 16, SHORT_RUN, true);
+  const measurement = await pipelined(server.addr, {
+    ...SHORT_RUN,
+    connections: 2,
+    depth: 16,
+    smallWrites: true,
+  });
   assert.equal(measurement.scenario, "small-writes");
   assert(measurement.messages > 16, JSON.stringify(measurement));
 });

@@ -8,7 +8,7 @@
 
 import {
   cpuSeconds,
-  type LoadMode,
+  type Load,
   type Measurement,
   pingPong,
   pipelined,
@@ -35,13 +35,8 @@ export interface Scenario {
 
 /** Drives a load: through the native generator when there is one, otherwise on Deno's sockets. */
 export interface Driver {
-  /** Runs `mode` with `connections` against `target`. */
-  drive(
-    mode: LoadMode,
-    target: Target,
-    connections: number,
-    options: RunOptions,
-  ): Promise<Measurement>;
+  /** Runs `run.mode` with `run.connections` against `target`. */
+  drive(target: Target, run: Load & RunOptions): Promise<Measurement>;
   /** Whether the generator, not the server, may have set the pace of `measurement`. */
   bound(measurement: Measurement): boolean;
 }
@@ -54,23 +49,23 @@ export interface Driver {
  */
 export function driver(generator: string | undefined): Driver {
   return {
-    drive: (mode, target, connections, options) =>
+    drive: (target, run) =>
       generator
-        ? runNative(generator, mode, target, connections, options, PIPELINE_DEPTH)
-        : mode === "ping-pong"
-        ? pingPong(target, connections, options)
-        : pipelined(target, connections, PIPELINE_DEPTH, options, mode === "small-writes"),
+        ? runNative(generator, { ...run, target, depth: PIPELINE_DEPTH })
+        : run.mode === "ping-pong"
+        ? pingPong(target, run)
+        : pipelined(target, {
+          ...run,
+          depth: PIPELINE_DEPTH,
+          smallWrites: run.mode === "small-writes",
+        }),
     bound: (m) => m.scenario !== "idle" && (!generator || m.generatorCpu > GENERATOR_BOUND),
   };
 }
 
 /** A scenario of `mode` with `connections`, through `driver`. */
-export function loadScenario(
-  driver: Driver,
-  mode: LoadMode,
-  connections: number,
-  rounds: number,
-): Scenario {
+export function loadScenario(driver: Driver, load: Load & { rounds: number }): Scenario {
+  const { mode, connections, rounds } = load;
   const titles = {
     "ping-pong": "ping-pong",
     pipelined: "pipelined, topped up per read",
@@ -79,7 +74,7 @@ export function loadScenario(
   return {
     title: `${titles[mode]} with ${connections} connection${connections > 1 ? "s" : ""}`,
     rounds,
-    run: (server, options) => driver.drive(mode, server.target, connections, options),
+    run: (server, options) => driver.drive(server.target, { ...options, mode, connections }),
   };
 }
 

@@ -16,7 +16,11 @@ const SHORT_RUN = { warmupSeconds: 0, seconds: 0.2 };
 Deno.test("driver without a native generator loads through Deno's sockets and calls every figure generator-bound", async () => {
   await using server = startServer({ log: null });
   const load = driver(undefined);
-  const measurement = await load.drive("small-writes", server.addr, 2, SHORT_RUN);
+  const measurement = await load.drive(server.addr, {
+    ...SHORT_RUN,
+    mode: "small-writes",
+    connections: 2,
+  });
   assert.equal(measurement.scenario, "small-writes");
   assert(measurement.messages > 0);
   assert(load.bound(measurement));
@@ -48,9 +52,12 @@ Deno.test("measure runs a scenario on each server in turn, each round, and keeps
 
 Deno.test("loadScenario names its load and its connections", () => {
   const load = driver(undefined);
-  assert.equal(loadScenario(load, "ping-pong", 1, 1).title, "ping-pong with 1 connection");
   assert.equal(
-    loadScenario(load, "small-writes", 10, 1).title,
+    loadScenario(load, { mode: "ping-pong", connections: 1, rounds: 1 }).title,
+    "ping-pong with 1 connection",
+  );
+  assert.equal(
+    loadScenario(load, { mode: "small-writes", connections: 10, rounds: 1 }).title,
     "pipelined, one send per line with 10 connections",
   );
 });

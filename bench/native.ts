@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { LoadMode, Measurement, RunOptions, Target } from "./load.ts";
+import type { Load, Measurement, RunOptions, Target } from "./load.ts";
 import { LINE, ReplyMismatch } from "./load.ts";
 
 const SOURCES = new URL(".", import.meta.url).pathname;
@@ -61,21 +61,18 @@ export async function compileNative(dir: string): Promise<NativePrograms | { fai
  * Runs a scenario through the native generator.
  *
  * @param generator The generator's executable.
- * @param scenario `ping-pong`; or `pipelined` or `small-writes`, with `depth` lines in flight per connection.
- * @param target The server; it must have an IPv4 address.
- * @param connections How many at once.
- * @param options Durations.
- * @param depth Lines in flight per connection, for `pipelined` and `small-writes`.
+ * @param run The traffic (`mode`: `ping-pong`; or `pipelined` or
+ *   `small-writes`, with `depth` lines in flight per connection), the server
+ *   (`target`, which must have an IPv4 address), how many connections at once,
+ *   and durations.
  * @throws {ReplyMismatch} When a reply is wrong or missing.
  */
 export async function runNative(
   generator: string,
-  scenario: LoadMode,
-  target: Target,
-  connections: number,
-  options: RunOptions,
-  depth = 1,
+  run: Load & RunOptions & { target: Target; depth?: number },
 ): Promise<Measurement> {
+  const { mode: scenario, connections, target, depth = 1 } = run;
+  const options = run;
   options.onProgress?.(`${scenario} ${connections} (native generator)`);
   const { stdout } = await new Deno.Command(generator, {
     args: [

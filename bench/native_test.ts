@@ -45,13 +45,24 @@ Deno.test({
   async fn() {
     const { generator } = await programs();
     await using server = startServer({ log: null });
-    const pingPong = await runNative(generator, "ping-pong", server.addr, 10, SHORT_RUN);
+    const pingPong = await runNative(generator, {
+      ...SHORT_RUN,
+      mode: "ping-pong",
+      target: server.addr,
+      connections: 10,
+    });
     assert.equal(pingPong.scenario, "ping-pong");
     assert(pingPong.messages > 10, JSON.stringify(pingPong));
     assert(pingPong.latencyMs!.p50 > 0 && pingPong.latencyMs!.p99 >= pingPong.latencyMs!.p50);
     assert(pingPong.generatorCpu > 0);
     for (const mode of ["pipelined", "small-writes"] as const) {
-      const pipelined = await runNative(generator, mode, server.addr, 2, SHORT_RUN, 64);
+      const pipelined = await runNative(generator, {
+        ...SHORT_RUN,
+        mode,
+        target: server.addr,
+        connections: 2,
+        depth: 64,
+      });
       assert.equal(pipelined.scenario, mode);
       assert(pipelined.messages > 128, JSON.stringify(pipelined));
     }
@@ -66,7 +77,12 @@ Deno.test({
     const { generator } = await programs();
     await using echo = echoingServer();
     await assert.rejects(
-      runNative(generator, "ping-pong", echo.addr, 1, SHORT_RUN),
+      runNative(generator, {
+        ...SHORT_RUN,
+        mode: "ping-pong",
+        target: echo.addr,
+        connections: 1,
+      }),
       (error) =>
         error instanceof ReplyMismatch && /reply byte 0 is 0x68, expected 0x48/.test(error.message),
     );

@@ -123,7 +123,9 @@ export async function pinToCore(pid: number, core: string): Promise<boolean> {
 }
 
 /** The machine and the runtimes, for the report. */
-export async function describeMachine(pinned: boolean): Promise<Record<string, string | number>> {
+export async function describeMachine(
+  { pinned }: { pinned: boolean },
+): Promise<Record<string, string | number>> {
   // lscpu, because reading /proc/cpuinfo directly needs every permission.
   const cpu = await commandOutput("lscpu").then(
     (out) => out.match(/Model name:\s*(.*)/)?.[1],
