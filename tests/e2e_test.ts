@@ -31,7 +31,10 @@ const available = {
 warnIfMissing("e2e_test.ts", { available: available, packages: "util-linux" });
 
 /** Fails unless a new client's round trip completes within `ms`; never waits much longer. */
-async function assertNewClientAnsweredWithin(addr: Deno.NetAddr, ms: number, when: string) {
+async function assertNewClientAnsweredWithin(
+  addr: Deno.NetAddr,
+  { ms, when }: { ms: number; when: string },
+) {
   const started = performance.now();
   const connecting = Peer.connect(addr);
   const peer = await withTimeout(connecting, ms);
@@ -300,7 +303,7 @@ Deno.test({
     } finally {
       server.child.kill("SIGCONT"); // a stopped server would ignore the SIGTERM of the disposal
     }
-    await assertNewClientAnsweredWithin(server.addr, 100, "after SIGCONT");
+    await assertNewClientAnsweredWithin(server.addr, { ms: 100, when: "after SIGCONT" });
     assert.equal(await stopProcess(server), 0);
     const log = server.stderr.text();
     const summaries = log.match(
@@ -319,7 +322,10 @@ Deno.test({
     for (let cycle = 1; cycle <= 2000; cycle++) {
       await oneShot(server.addr, { read: "nothing", leave: "reset" });
       if (cycle % 100 === 0) {
-        await assertNewClientAnsweredWithin(server.addr, 100, `after ${cycle} cycles`);
+        await assertNewClientAnsweredWithin(server.addr, {
+          ms: 100,
+          when: `after ${cycle} cycles`,
+        });
       }
     }
     assert.equal(await stopProcess(server), 0);
