@@ -72,16 +72,15 @@ export async function runNative(
   run: Load & RunOptions & { target: Target; depth?: number },
 ): Promise<Measurement> {
   const { mode: scenario, connections, target, depth = 1 } = run;
-  const options = run;
-  options.onProgress?.(`${scenario} ${connections} (native generator)`);
+  run.onProgress?.(`${scenario} ${connections} (native generator)`);
   const { stdout } = await new Deno.Command(generator, {
     args: [
       scenario,
       target.hostname,
       String(target.port),
       String(connections),
-      String(options.warmupSeconds),
-      String(options.seconds),
+      String(run.warmupSeconds),
+      String(run.seconds),
       String(depth),
       new TextDecoder().decode(LINE),
     ],
@@ -94,9 +93,9 @@ export async function runNative(
     scenario,
     connections,
     messages: result.messages,
-    seconds: options.seconds,
-    messagesPerSecond: result.messages / options.seconds,
-    megabytesPerSecond: result.messages * LINE.length / options.seconds / 1e6,
+    seconds: run.seconds,
+    messagesPerSecond: result.messages / run.seconds,
+    megabytesPerSecond: result.messages * LINE.length / run.seconds / 1e6,
     latencyMs: scenario === "ping-pong" ? result.latencyMs : undefined,
     generatorCpu: result.generatorCpu,
   };

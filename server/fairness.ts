@@ -85,10 +85,11 @@ export function nextTurn(): Promise<void> {
  * the timer.
  */
 const DATAGRAM_LOST_MS = 1_000;
-let datagramsArrive = true;
+/** Whether turns go by datagram: found out at the first turn, given up once a datagram is lost. */
+let byDatagram: boolean | undefined;
 
 function canTurnByDatagram(): boolean {
-  return datagramsArrive && typeof Deno.listenDatagram === "function" &&
+  return byDatagram ??= typeof Deno.listenDatagram === "function" &&
     Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state === "granted";
 }
 
@@ -101,7 +102,7 @@ async function turnByDatagram(): Promise<void> {
     const arrived = socket.receive(new Uint8Array(1));
     arrived.catch(() => {}); // should the send fail, the close below ends it
     await socket.send(ONE_BYTE, socket.addr as Deno.NetAddr);
-    if (await withTimeout(arrived, DATAGRAM_LOST_MS) === TIMED_OUT) datagramsArrive = false;
+    if (await withTimeout(arrived, DATAGRAM_LOST_MS) === TIMED_OUT) byDatagram = false;
   } catch {
     // Out of file descriptors, say: the connection must not fail for a pause.
     await turnByTimer();

@@ -152,29 +152,15 @@ Deno.test({
   name: "server on IPv6 writes its address in brackets, listening and when the port is in use",
   ignore: !available.deno,
   async fn() {
-    const server = spawn("deno", [
-      "run",
-      "--allow-net",
-      "server.ts",
-      "--host",
-      "::1",
-      "--port",
-      "0",
-    ]);
+    const onIpv6 = (port: string) =>
+      spawn("deno", ["run", "--allow-net", "server.ts", "--host", "::1", "--port", port]);
+    const server = onIpv6("0");
     try {
       await server.stdout.waitFor(/Listening on .*\n/);
       const port = server.stdout.text().match(/^Listening on \[::1\]:(\d+) \(Ctrl-C to stop\)$/m)
         ?.[1];
       assert(port, server.stdout.text());
-      const second = spawn("deno", [
-        "run",
-        "--allow-net",
-        "server.ts",
-        "--host",
-        "::1",
-        "--port",
-        port,
-      ]);
+      const second = onIpv6(port);
       assert.equal(await second.exited, 3);
       assert.match(
         second.stderr.text(),
