@@ -9,6 +9,9 @@
 /** What {@linkcode withTimeout} returns when the time ran out first. */
 export const TIMED_OUT: unique symbol = Symbol("timed out");
 
+/** What the helpers here need of a connection: a `Deno.Conn`, or a stream that reads and writes like one. */
+export type Stream = Pick<Deno.Conn, "read" | "write" | "closeWrite" | "close">;
+
 /** How long {@linkcode closeGracefully} waits for the peer to finish, in milliseconds. */
 export const DRAIN_MS = 250;
 
@@ -37,7 +40,7 @@ export class WriteStalled extends Error {
  * @throws {WriteStalled} When a write stalls past `stallMs`.
  */
 export async function writeAll(
-  conn: Deno.Conn,
+  conn: Stream,
   bytes: Uint8Array,
   stallMs?: number,
 ): Promise<void> {
@@ -60,7 +63,7 @@ export async function writeAll(
  * @param buffer Where the bytes go; leave it alone until the read settles.
  * @returns The number of bytes read, or `null` at end of input.
  */
-export function startRead(conn: Deno.Conn, buffer: Uint8Array): Promise<number | null> {
+export function startRead(conn: Stream, buffer: Uint8Array): Promise<number | null> {
   const read = conn.read(buffer);
   read.catch(() => {});
   return read;
@@ -123,7 +126,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * @param pendingRead A read already started on `conn`, if any.
  */
 export async function closeGracefully(
-  conn: Deno.Conn,
+  conn: Stream,
   pendingRead?: Promise<number | null>,
 ): Promise<void> {
   const deadline = performance.now() + DRAIN_MS;

@@ -77,7 +77,7 @@ export interface UppercaseServer extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** What the accept loop needs of a listener: a `Deno.TcpListener` or `Deno.TlsListener`, or a test's stand-in. */
+/** What the accept loop needs of a listener: a `Deno.TcpListener`, a `TlsFront`, or a test's stand-in. */
 export interface ConnectionSource {
   /** The address listened on. */
   readonly addr: Deno.Addr;
@@ -85,6 +85,8 @@ export interface ConnectionSource {
   accept(): Promise<AcceptedConn>;
   /** Stops listening; a pending `accept()` then fails with `BadResource`. */
   close(): void;
+  /** Settles once the sockets the source opened for its connections are closed, for a source that opens any. */
+  drained?(): Promise<void>;
 }
 
 /** Counts accepts lost to clients that left first, and logs them as one line at most every {@linkcode CLIENT_GONE_SUMMARY_MS}. */
@@ -296,6 +298,7 @@ export class AcceptLoop implements UppercaseServer {
     this.#clientsGone?.flush();
     await Promise.all([...this.#connections].map((c) => c.closed));
     await Promise.all(this.#refusals.values());
+    await this.#listener.drained?.();
     await settled(); // a fairness timer armed by a connection that has closed since
     if (failed) throw failed;
   }

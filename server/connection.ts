@@ -29,6 +29,7 @@ import { parseProxyHeader, type ProxiedAddress } from "./proxy_header.ts";
 import { mustYield, nextTurn, settled } from "./fairness.ts";
 import { overAddressLimit } from "./address_counts.ts";
 import { concat } from "../protocol/text.ts";
+import type { AcceptedTls } from "./tls_front.ts";
 
 /**
  * How many bytes a connection reads between two looks at whether it must let
@@ -43,7 +44,7 @@ const FIRST_READ_BUFFER_BYTES = 128;
 const MAX_READ_BUFFER_BYTES = 64 * 1024;
 
 /** A connection as the server accepts it: plain TCP, or TLS whose handshake is still to come. */
-export type AcceptedConn = Deno.TcpConn | Deno.TlsConn;
+export type AcceptedConn = Deno.TcpConn | AcceptedTls;
 
 /** What a {@linkcode Connection} shares with the other connections of its server, and tells it. */
 export interface ConnectionContext {
@@ -262,7 +263,7 @@ export class Connection {
    *
    * @returns Why the connection is closed, if the handshake did not complete.
    */
-  async #handshake(conn: Deno.TlsConn, timeoutMs: number): Promise<Closing | undefined> {
+  async #handshake(conn: AcceptedTls, timeoutMs: number): Promise<Closing | undefined> {
     const handshake = conn.handshake();
     try {
       if (await withTimeout(handshake, timeoutMs) !== TIMED_OUT) return undefined;

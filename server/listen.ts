@@ -1,13 +1,14 @@
 /**
- * Starting a server from its settings: the listener, plain TCP or TLS, and the
- * accept loop over it. `serve()` in `server.ts` and each worker of
- * `--parallel` start theirs here.
+ * Starting a server from its settings: the listener, plain TCP or TLS (through
+ * `TlsFront`), and the accept loop over it. `serve()` in `server.ts` and each
+ * worker of `--parallel` start theirs here.
  *
  * @module
  */
 
 import { AcceptLoop } from "./accept_loop.ts";
 import type { Settings } from "./settings.ts";
+import { TlsFront } from "./tls_front.ts";
 
 /**
  * Listens as `settings` say and starts accepting.
@@ -24,7 +25,7 @@ export function listenWith(settings: Settings): AcceptLoop {
     reusePort: settings.reusePort,
   };
   const listener = settings.tls
-    ? Deno.listenTls({ ...address, cert: settings.tls.cert, key: settings.tls.key })
+    ? new TlsFront({ address, cert: settings.tls.cert, key: settings.tls.key })
     : Deno.listen(address);
   return new AcceptLoop(listener, settings);
 }

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { sleep, startServer } from "../testing/helpers.ts";
+import { sleep, startServer, until, withDeadline } from "../testing/helpers.ts";
 import { allOf, oneShot, Peer, roundTripsFromManyClients } from "../testing/peers.ts";
 import {
   canRun,
@@ -19,8 +19,11 @@ import {
 import { writeAll } from "../io/socket.ts";
 import type { UppercaseServer } from "../server.ts";
 import { FLOOD_KINDS } from "../bench/flood.ts";
+import { canMakeCertificates } from "../testing/certificates.ts";
+import { tlsServer } from "../testing/tls.ts";
 
 const canRunDeno = await canRun("deno", ["--version"]);
+const canCountHandles = await canRun("ls", ["/proc/self/fd"]) && await canMakeCertificates();
 
 /** Proves the server still answers a new client, and promptly: a round trip, no timing. */
 async function assertStillServing(server: UppercaseServer): Promise<void> {
@@ -279,5 +282,30 @@ Deno.test({
       }
       await stopProcess(server);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "silent TLS clients, served or refused at the limit, see their connection end at the handshake limit, and the server keeps no socket for them",
+  ignore: !canCountHandles,
+  async fn() {
+    const handles = async () => (await processResources(Deno.pid)).fds;
+    await using server = await tlsServer({ maxConnections: 10, tlsHandshakeTimeoutMs: 300 });
+    const before = await handles();
+    // 10 take every slot and 10 more are refused; none sends a ClientHello.
+    using silent = allOf(
+      await Promise.all(Array.from({ length: 20 }, () => Peer.connect(server.addr))),
+    );
+    await server.log.waitFor(/refused: too many connections/, { count: 10 });
+    const ended = await withDeadline(
+      Promise.all(silent.map((peer) => peer.readToEnd())),
+      "the end of every silent client's input",
+      () => `${silent.filter((peer) => peer.ended).length} of ${silent.length} ended`,
+    );
+    assert.deepEqual(ended, silent.map(() => ""));
+    // Only the clients' own sockets are left: each server side is closed, not held by
+    // Deno's TLS stream until the client speaks (20 more handles before the TLS front).
+    await until(async () => await handles() <= before + silent.length, "the server's handles back");
   },
 });
