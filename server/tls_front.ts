@@ -17,12 +17,19 @@
  */
 
 import { closeQuietly, DRAIN_MS, type Stream, withTimeout, writeAll } from "../io/socket.ts";
+import { mustYield, nextTurn } from "./fairness.ts";
 
 // Where the relayed connections go: loopback, so that only this host can reach them.
 const INNER_HOST = "127.0.0.1";
 
+// Small, so an idle connection costs little; a read that fills it doubles it.
 // TLS records hold at most 16 KiB of text, a little more on the wire.
-const RELAY_BUFFER_BYTES = 17 * 1024;
+const FIRST_RELAY_BUFFER_BYTES = 2 * 1024;
+const MAX_RELAY_BUFFER_BYTES = 32 * 1024;
+
+// How many bytes a direction copies between two looks at whether it must let
+// the loop turn, as a connection does (server/connection.ts).
+const FAIRNESS_CHECK_BYTES = 64 * 1024;
 
 /** A TLS connection as the server accepts it: its handshake still to come, its peer the client. */
 export interface AcceptedTls extends Stream {
@@ -122,7 +129,10 @@ class Relay {
   /** Settles once both sockets are closed. */
   readonly done: Promise<void>;
   readonly client: Deno.TcpConn;
+  /** What ended the relay early: a reset, or keepalive finding the client's host gone. */
+  failure: unknown;
   readonly #innerEnd: Deno.TcpConn;
+  #closed = false;
 
   constructor(client: Deno.TcpConn, innerEnd: Deno.TcpConn) {
     this.client = client;
@@ -130,12 +140,13 @@ class Relay {
     client.setNoDelay(true);
     client.setKeepAlive(true);
     innerEnd.setNoDelay(true);
-    this.done = Promise.all([copy(client, innerEnd), copy(innerEnd, client)])
+    this.done = Promise.all([this.#copy(client, innerEnd), this.#copy(innerEnd, client)])
       .then(() => this.close());
   }
 
   /** Closes both sockets now. */
   close(): void {
+    this.#closed = true;
     closeQuietly(this.client);
     closeQuietly(this.#innerEnd);
   }
@@ -145,20 +156,30 @@ class Relay {
     await withTimeout(this.done, DRAIN_MS);
     this.close();
   }
-}
 
-/** Copies `from` into `to` until end of input, which it passes on; a failure closes both. */
-async function copy(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
-  const buffer = new Uint8Array(RELAY_BUFFER_BYTES);
-  try {
-    for (let read; (read = await from.read(buffer)) !== null;) {
-      await writeAll(to, buffer.subarray(0, read));
+  /** Copies `from` into `to` until end of input, which it passes on; a failure closes both. */
+  async #copy(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
+    let buffer = new Uint8Array(FIRST_RELAY_BUFFER_BYTES);
+    let sinceCheck = 0;
+    try {
+      for (let read; (read = await from.read(buffer)) !== null;) {
+        const written = await to.write(buffer.subarray(0, read));
+        if (written < read) await writeAll(to, buffer.subarray(written, read));
+        if (read === buffer.length && read < MAX_RELAY_BUFFER_BYTES) {
+          buffer = new Uint8Array(2 * read);
+        }
+        // A client that floods must not hold the loop here either.
+        if ((sinceCheck += read) >= FAIRNESS_CHECK_BYTES) {
+          sinceCheck = 0;
+          if (mustYield()) await nextTurn();
+        }
+      }
+      await to.closeWrite();
+    } catch (error) {
+      // Once we closed the sockets, their pending reads fail: that is no news.
+      if (!this.#closed) this.failure ??= error;
+      this.close();
     }
-    await to.closeWrite();
-  } catch {
-    // A reset, or the other direction closed both: nothing more can pass.
-    closeQuietly(from);
-    closeQuietly(to);
   }
 }
 
@@ -184,16 +205,25 @@ class RelayedTls implements AcceptedTls {
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
-    return this.#tls.read(buffer);
+    return this.#tls.read(buffer).catch(this.#explain);
   }
 
   write(bytes: Uint8Array): Promise<number> {
-    return this.#tls.write(bytes);
+    return this.#tls.write(bytes).catch(this.#explain);
   }
 
   closeWrite(): Promise<void> {
     return this.#tls.closeWrite();
   }
+
+  /**
+   * When the relay failed first, its error, not what the inner TLS saw of it
+   * (an end of input without close_notify): so a reset, or keepalive finding
+   * the client's host gone, is logged and counted as such.
+   */
+  readonly #explain = (error: unknown): never => {
+    throw this.#relay.failure ?? error;
+  };
 
   /** Closes the TLS connection; the client's socket goes at once if no handshake completed. */
   close(): void {

@@ -65,8 +65,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "TlsFront: closing a connection before its handshake ends the client's connection at once",
+  name: "TlsFront: closing a connection before its handshake ends the client's connection at once",
   ignore: !certificates,
   async fn() {
     await using listener = await front();

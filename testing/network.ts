@@ -23,6 +23,7 @@ import {
   spawn,
   stopProcess,
 } from "./processes.ts";
+import { until } from "./helpers.ts";
 
 /** The namespace's keepalive: a silent peer is probed after 2 s, then every 1 s, and given up after 2 probes. */
 export const KEEPALIVE = { timeSeconds: 2, intervalSeconds: 1, probes: 2 } as const;
@@ -104,6 +105,25 @@ export class IsolatedNetwork implements AsyncDisposable {
     const run = this.spawn("python3", ["-c", get, url]);
     if (await run.exited !== 0) throw new Error(`Cannot fetch ${url}: ${run.stderr.text()}`);
     return run.stdout.text();
+  }
+
+  /**
+   * Waits until every byte sent on `port`'s connections has been acknowledged.
+   * A vanish test wants an idle connection: a byte still unacknowledged (an
+   * ACK delayed by up to 40 ms, as after a TLS handshake) is retransmitted for
+   * many minutes, and keepalive waits for none of it.
+   */
+  async acknowledged(port: number): Promise<void> {
+    const unacknowledged = async () => {
+      const ss = this.spawn("ss", ["-tnH", `( sport = :${port} or dport = :${port} )`]);
+      if (await ss.exited !== 0) throw new Error(`ss failed: ${ss.stderr.text()}`);
+      // Each line: state, Recv-Q, Send-Q (bytes sent and not yet acknowledged), addresses.
+      return ss.stdout.text().split("\n").filter(Boolean).map((line) => line.split(/\s+/)[2]);
+    };
+    await until(
+      async () => (await unacknowledged()).every((sendQueue) => sendQueue === "0"),
+      `every byte on port ${port} acknowledged`,
+    );
   }
 
   /**

@@ -62,6 +62,7 @@ Deno.test({
     const metrics = await metricsAddress(server);
     producer.type("hola\n");
     await client.stdout.waitFor(/^HOLA$/m);
+    await network.acknowledged(server.addr.port);
     await network.vanish(server.addr.port);
     const vanished = performance.now();
     await server.stderr.waitFor(/closed \(the other host stopped answering/);
@@ -249,7 +250,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "A TLS client's host vanishes: Deno gives TLS no keepalive switch, and --idle-timeout frees its slot",
+    "A TLS client's host vanishes: keepalive frees its slot within the keepalive time, as over plain TCP, and the log names the reason",
   ignore: !isolated || !available.openssl,
   async fn() {
     await using certificates = await makeTestCertificates();
@@ -259,8 +260,6 @@ Deno.test({
       certificates.server.certFile,
       "--tls-key",
       certificates.server.keyFile,
-      "--idle-timeout",
-      "2",
     );
     const producer = keyboard();
     await using client = network.spawn(
@@ -279,11 +278,13 @@ Deno.test({
     );
     producer.type("hola\n");
     await client.stdout.waitFor(/^HOLA$/m);
+    await network.acknowledged(server.addr.port);
     await network.vanish(server.addr.port);
     const vanished = performance.now();
-    await server.stderr.waitFor(/closed \(idle timeout\)/);
-    const took = performance.now() - vanished;
-    assert(took < 2_000 + SLACK_MS, `closed after ${took} ms`);
+    // The TLS front's socket has keepalive on; Deno's own TLS sockets had no switch for it.
+    await server.stderr.waitFor(/closed \(the other host stopped answering/);
+    const reaped = performance.now() - vanished;
+    assert(reaped < KEEPALIVE_REAP_MS + SLACK_MS, `reaped after ${reaped} ms`);
   },
 });
 
