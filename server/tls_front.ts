@@ -79,7 +79,8 @@ export class TlsFront {
   }
 
   /**
-   * The next client, over TLS.
+   * The next client, over TLS. Call it one call at a time, as the accept loop
+   * does: each call takes the relayed connection its own loopback connect made.
    *
    * @throws What the client's `accept()` throws, or the loopback `connect()` (out of file handles).
    */
@@ -199,7 +200,7 @@ class RelayedTls implements AcceptedTls {
   }
 
   async handshake(): Promise<Deno.TlsHandshakeInfo> {
-    const info = await this.#tls.handshake();
+    const info = await this.#tls.handshake().catch(this.#explain);
     this.#handshaken = true;
     return info;
   }
