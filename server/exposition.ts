@@ -1,8 +1,9 @@
 /**
  * The server's counts in Prometheus' text exposition format, version 0.0.4:
  * what `GET /metrics` answers. Pure: the counts and the process's figures in,
- * the text out. The metric names, types and labels are a contract, written
- * once as data ({@linkcode METRICS}); `docs/monitoring.md` lists them.
+ * the text out. The metric names, types and help are a contract, written
+ * once as data (`metrics.json`, read into {@linkcode METRICS});
+ * `docs/monitoring.md` lists them.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import {
   REFUSE_REASONS,
   type StatsSnapshot,
 } from "./stats.ts";
+import CONTRACT from "./metrics.json" with { type: "json" };
 
 /** The content type of the text format. */
 export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -50,17 +52,26 @@ export interface Figures {
 /** One sample: its value, its labels, and what follows the metric's name (a histogram's `_bucket`). */
 type Sample = { value: number; labels?: Record<string, string>; suffix?: string };
 
+/** The metric types the renderer writes. */
+const METRIC_TYPES = ["counter", "gauge", "histogram"] as const;
+
+/** One entry of `metrics.json`: a metric's name, type, help, and the figure it reports, if one. */
+interface ContractEntry {
+  name: string;
+  type: MetricDefinition["type"];
+  help: string;
+  /** Where its one sample comes from, such as `stats.messages`; absent where it is computed. */
+  figure?: string;
+}
+
 /** One metric of the contract, and where its samples come from. */
 export interface MetricDefinition {
   name: string;
-  type: "counter" | "gauge" | "histogram";
+  type: typeof METRIC_TYPES[number];
   help: string;
   /** Its samples, or `undefined` where the process cannot tell (file descriptors without `/proc`). */
   samples(figures: Figures): Sample[] | undefined;
 }
-
-const one = (value: number | undefined): Sample[] | undefined =>
-  value === undefined ? undefined : [{ value }];
 
 const byReason = <R extends string>(reasons: readonly R[], counts: Record<R, number>): Sample[] =>
   reasons.map((reason) => ({ value: counts[reason], labels: { reason } }));
@@ -81,114 +92,46 @@ function loopDelaySamples(s: StatsSnapshot): Sample[] {
 }
 
 /**
- * Every metric the endpoint writes, in order: the contract, which `docs/monitoring.md`'s table
- * names (a test holds them together). Every reason label is written from the start, at 0, so that
- * `rate()` works from the first scrape.
+ * The samples of the metrics that are more than one figure read as it is:
+ * every other entry of `metrics.json` names its `figure`.
  */
-export const METRICS: readonly MetricDefinition[] = [
-  {
-    name: "uppercase_connections_accepted_total",
-    type: "counter",
-    help: "Connections accepted and served; refused ones are counted apart.",
-    samples: ({ stats }) => one(stats.accepted),
+const COMPUTED: Record<string, (figures: Figures) => Sample[]> = {
+  uppercase_connections_open: ({ stats }) => [{ value: openConnections(stats) }],
+  uppercase_connections_refused_total: ({ stats }) => byReason(REFUSE_REASONS, stats.refused),
+  uppercase_connections_closed_total: ({ stats }) => byReason(CLOSE_REASONS, stats.closed),
+  uppercase_event_loop_delay_seconds: ({ stats }) => loopDelaySamples(stats),
+  uppercase_build_info: ({ server: { version, deno } }) => [{ value: 1, labels: { version, deno } }],
+};
+
+/** One figure of a scrape, by its place: `stats.messages`, `process.openFds`. */
+function figureAt(figures: Figures, place: string): number | undefined {
+  const [group, key] = place.split(".") as [keyof Figures, string];
+  return (figures[group] as unknown as Record<string, number | undefined>)[key];
+}
+
+/**
+ * Every metric the endpoint writes, in order: the contract, kept as data in
+ * `metrics.json` (name, type, help, and the figure it reports), which
+ * `docs/monitoring.md`'s table names (a test holds them together). Every
+ * reason label is written from the start, at 0, so that `rate()` works from
+ * the first scrape.
+ */
+export const METRICS: readonly MetricDefinition[] = (CONTRACT as ContractEntry[]).map(
+  ({ name, type, help, figure }): MetricDefinition => {
+    const computed = COMPUTED[name];
+    if (!METRIC_TYPES.includes(type)) {
+      throw new Error(`metrics.json: "${name}" has the type "${type}", not one of Prometheus'`);
+    }
+    if (!computed && figure === undefined) {
+      throw new Error(`metrics.json: "${name}" names no figure, and none is computed`);
+    }
+    const samples = computed ?? ((figures: Figures) => {
+      const value = figureAt(figures, figure!);
+      return value === undefined ? undefined : [{ value }];
+    });
+    return { name, type, help, samples };
   },
-  {
-    name: "uppercase_connections_open",
-    type: "gauge",
-    help: "Connections open now.",
-    samples: ({ stats }) => one(openConnections(stats)),
-  },
-  {
-    name: "uppercase_connections_refused_total",
-    type: "counter",
-    help: "Connections refused at once: over --max-connections, or not from a trusted proxy.",
-    samples: ({ stats }) => byReason(REFUSE_REASONS, stats.refused),
-  },
-  {
-    name: "uppercase_connections_closed_total",
-    type: "counter",
-    help: "Connections closed, by why.",
-    samples: ({ stats }) => byReason(CLOSE_REASONS, stats.closed),
-  },
-  {
-    name: "uppercase_accepts_skipped_total",
-    type: "counter",
-    help: "Connections whose client left before they were accepted (scanners, health checks).",
-    samples: ({ stats }) => one(stats.skipped),
-  },
-  {
-    name: "uppercase_accept_errors_total",
-    type: "counter",
-    help: "Accepts that failed for want of resources, or for a reason the server cannot name.",
-    samples: ({ stats }) => one(stats.acceptErrors),
-  },
-  {
-    name: "uppercase_messages_total",
-    type: "counter",
-    help: "Messages answered: lines, not DESCONEXION.",
-    samples: ({ stats }) => one(stats.messages),
-  },
-  {
-    name: "uppercase_received_bytes_total",
-    type: "counter",
-    help: "Bytes received from clients.",
-    samples: ({ stats }) => one(stats.receivedBytes),
-  },
-  {
-    name: "uppercase_sent_bytes_total",
-    type: "counter",
-    help: "Bytes sent to clients.",
-    samples: ({ stats }) => one(stats.sentBytes),
-  },
-  {
-    name: "uppercase_event_loop_delay_seconds",
-    type: "histogram",
-    help: "How late the event loop ran a timer: an early warning of saturation.",
-    samples: ({ stats }) => loopDelaySamples(stats),
-  },
-  {
-    name: "uppercase_max_connections",
-    type: "gauge",
-    help: "The --max-connections limit.",
-    samples: ({ server }) => one(server.maxConnections),
-  },
-  {
-    name: "uppercase_build_info",
-    type: "gauge",
-    help: "The server's version and Deno's, as labels.",
-    samples: ({ server }) => [{ value: 1, labels: { version: server.version, deno: server.deno } }],
-  },
-  {
-    name: "process_cpu_seconds_total",
-    type: "counter",
-    help: "Total user and system CPU time spent in seconds.",
-    samples: ({ process }) => one(process.cpuSeconds),
-  },
-  {
-    name: "process_resident_memory_bytes",
-    type: "gauge",
-    help: "Resident memory size in bytes.",
-    samples: ({ process }) => one(process.residentBytes),
-  },
-  {
-    name: "process_start_time_seconds",
-    type: "gauge",
-    help: "Start time of the process since unix epoch in seconds.",
-    samples: ({ process }) => one(process.startTimeSeconds),
-  },
-  {
-    name: "process_open_fds",
-    type: "gauge",
-    help: "Number of open file descriptors.",
-    samples: ({ process }) => one(process.openFds),
-  },
-  {
-    name: "process_max_fds",
-    type: "gauge",
-    help: "Maximum number of open file descriptors.",
-    samples: ({ process }) => one(process.maxFds),
-  },
-];
+);
 
 function labelText(labels: Record<string, string> | undefined): string {
   if (!labels) return "";
