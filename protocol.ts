@@ -367,7 +367,7 @@ export function uppercaseReply(message: Message): Uint8Array {
   const { bytes, terminator } = message;
   // ASCII, the common case, is uppercased straight into the reply, terminator and all.
   let reply = new Uint8Array(bytes.length + terminator.length);
-  if (!copyUppercaseAscii(bytes, 0, bytes.length, reply)) {
+  if (!copyUppercaseAscii(bytes, reply)) {
     const body = uppercaseUtf8(bytes);
     if (terminator === "") return body;
     reply = new Uint8Array(body.length + terminator.length);

@@ -109,10 +109,11 @@ function indexOfMark(bytes: Uint8Array, from: number): number {
 }
 
 /**
- * Rule 5 on the bytes `bytes[start..end)`, decoding them only when a cheap test
- * allows it, so that ordinary messages cost no decoding.
+ * Rule 5 on the bytes `bytes[start..end)`, all of them by default, decoding
+ * them only when a cheap test allows it, so that ordinary messages cost no
+ * decoding.
  */
-export function isDisconnectMessage(bytes: Uint8Array, start: number, end: number): boolean {
+export function isDisconnectMessage(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
   return mayBeDisconnectCommand(bytes, start, end) &&
     isDisconnectCommand(decoder.decode(bytes.subarray(start, end)));
 }
@@ -123,7 +124,7 @@ export function isDisconnectMessage(bytes: Uint8Array, start: number, end: numbe
  * start with `D`, `d` or a non-ASCII byte (`Ď` and the like) and end likewise
  * with `N`, and it holds no more characters than the command.
  */
-function mayBeDisconnectCommand(bytes: Uint8Array, start: number, end: number): boolean {
+function mayBeDisconnectCommand(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
   let first = start;
   while (first < end && isAsciiSpace(bytes[first])) first++;
   let last = end - 1;

@@ -49,7 +49,7 @@ Deno.test("isDisconnectMessage agrees with isDisconnectCommand on any bytes", ()
   fc.assert(
     fc.property(bytesArbitrary, (bytes) => {
       assert.equal(
-        isDisconnectMessage(bytes, 0, bytes.length),
+        isDisconnectMessage(bytes),
         isDisconnectCommand(decoder.decode(bytes)),
       );
     }),

@@ -58,7 +58,7 @@ Deno.test("sequenceLength follows Unicode's table 3-7 at its edges", () => {
     [[0xf0, 0x9f, 0x99], -1], // 🙂 cut off
   ];
   for (const [bytes, want] of table) {
-    assert.equal(sequenceLength(Uint8Array.from(bytes), 0, bytes.length), want, String(bytes));
+    assert.equal(sequenceLength(Uint8Array.from(bytes), 0), want, String(bytes));
   }
 });
 
@@ -79,14 +79,14 @@ Deno.test("endsInsideCharacter is true only when a valid character is cut off at
 
 Deno.test("copyUppercaseAscii uppercases ASCII where it lies and stops at the first other byte", () => {
   const line = encoder.encode("hola, servidor!\n");
-  assert(copyUppercaseAscii(line, 0, line.length, line));
+  assert(copyUppercaseAscii(line, line));
   assert.equal(new TextDecoder().decode(line), "HOLA, SERVIDOR!\n");
   const mixed = encoder.encode("abcñ");
   const target = new Uint8Array(mixed.length);
-  assert.equal(copyUppercaseAscii(mixed, 0, mixed.length, target), false);
+  assert.equal(copyUppercaseAscii(mixed, target), false);
   assert.deepEqual([...target.subarray(0, 3)], [...encoder.encode("ABC")]);
   const range = encoder.encode("xyz");
-  assert(copyUppercaseAscii(range, 1, 2, range));
+  assert(copyUppercaseAscii(range, range, 1, 2));
   assert.equal(new TextDecoder().decode(range), "xYz", "only the range is touched");
 });
 

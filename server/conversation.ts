@@ -143,7 +143,7 @@ export class ServerConversation {
     }
     let start = 0;
     while (
-      scanner.scan(chunk, start) === "line" && copyUppercaseAscii(chunk, start, scanner.next, chunk)
+      scanner.scan(chunk, start) === "line" && copyUppercaseAscii(chunk, chunk, start, scanner.next)
     ) {
       if (isDisconnectMessage(chunk, start, scanner.bodyEnd)) {
         return this.#close([chunk.subarray(0, start)], "disconnect_command");
@@ -233,7 +233,7 @@ export class ServerConversation {
   #answer(messages: Message[]): Turn {
     const replies: Uint8Array[] = [];
     for (const message of messages) {
-      if (isDisconnectMessage(message.bytes, 0, message.bytes.length)) {
+      if (isDisconnectMessage(message.bytes)) {
         return this.#close(replies, "disconnect_command");
       }
       this.#messages++;

@@ -100,8 +100,13 @@ const COMPUTED: Record<string, (figures: Figures) => Sample[]> = {
   uppercase_connections_refused_total: ({ stats }) => byReason(REFUSE_REASONS, stats.refused),
   uppercase_connections_closed_total: ({ stats }) => byReason(CLOSE_REASONS, stats.closed),
   uppercase_event_loop_delay_seconds: ({ stats }) => loopDelaySamples(stats),
-  uppercase_build_info: ({ server: { version, deno } }) => [{ value: 1, labels: { version, deno } }],
+  uppercase_build_info: ({ server }) => [{ value: 1, labels: versionLabels(server) }],
 };
+
+/** The server's version and Deno's, as `uppercase_build_info` labels them. */
+function versionLabels({ version, deno }: ServerFacts): Record<string, string> {
+  return { version, deno };
+}
 
 /** One figure of a scrape, by its place: `stats.messages`, `process.openFds`. */
 function figureAt(figures: Figures, place: string): number | undefined {
