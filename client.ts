@@ -99,7 +99,8 @@ export async function runClient(options: ClientOptions): Promise<number> {
           maxMessageBytes,
           visible: shownOn(settings.terminals.output),
         })
-        : await new Pipeline(link, output, {
+        : await new Pipeline(link, {
+          output,
           maxMessageBytes,
           visible: shownOn(settings.terminals.output),
         }).run(options.input);

@@ -302,7 +302,7 @@ Deno.test("uppercaseReply returns invalid UTF-8 unchanged and uppercases the tex
 });
 
 Deno.test("MessageFramer gives the specification's messages for any chunking of any byte stream", () => {
-  forAnyStream((stream, cuts, limit) => {
+  forAnyStream(({ stream, cuts, limit }) => {
     const framer = new MessageFramer({ maxMessageBytes: limit });
     const messages: [number[], Terminator][] = [];
     for (const chunk of chunked(stream, cuts)) {

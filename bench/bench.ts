@@ -162,7 +162,11 @@ async function main(args: string[]): Promise<number> {
           await server.stop();
         }
       }
-      const medians = await measure(servers, scenario, timing.seconds, load.bound);
+      const medians = await measure(servers, {
+        scenario,
+        seconds: timing.seconds,
+        bound: load.bound,
+      });
       medians.forEach((measurement, i) => results.servers[i].measurements.push(measurement));
     }
     for (const server of servers.splice(0)) await server.stop();

@@ -38,19 +38,32 @@ export interface Timing {
   rounds: number;
 }
 
-/**
- * Runs every scenario on every variant, all started at once: taking turns,
- * or, `together`, loaded at the same moment, so that a small difference
- * shows through the machine's drift.
- */
+/** What a comparison measures: its title and note, the variants, and the scenarios each runs. */
+interface ComparisonPlan {
+  title: string;
+  note: string;
+  variants: Variant[];
+  scenarios: Scenario[];
+}
+
+/** How a comparison runs. */
+interface ComparisonRun {
+  timing: Timing;
+  /** Whether the generator may have set the pace of a measurement. */
+  bound: (measurement: Measurement) => boolean;
+  /**
+   * Load the variants at the same moment, so that a small difference shows
+   * through the machine's drift, rather than taking turns.
+   *
+   * @default {false}
+   */
+  together?: boolean;
+}
+
+/** Runs every scenario on every variant, all started at once, as `run` says. */
 async function compare(
-  title: string,
-  note: string,
-  variants: Variant[],
-  scenarios: Scenario[],
-  timing: Timing,
-  bound: (measurement: Measurement) => boolean,
-  together = false,
+  { title, note, variants, scenarios }: ComparisonPlan,
+  { timing, bound, together = false }: ComparisonRun,
 ): Promise<Comparison> {
   const servers: ServerUnderTest[] = [];
   try {
@@ -63,11 +76,12 @@ async function compare(
     };
     for (const scenario of scenarios) {
       let medians: Measurement[];
+      const trial = { scenario, seconds: timing.seconds, bound };
       if (together) {
-        const run = await measureTogether(servers, scenario, timing.seconds, bound);
+        const run = await measureTogether(servers, trial);
         medians = run.medians;
         comparison.ratios!.push(run.ratios.at(-1)!);
-      } else medians = await measure(servers, scenario, timing.seconds, bound);
+      } else medians = await measure(servers, trial);
       medians.forEach((m, i) => comparison.variants[i].measurements.push(m));
     }
     return comparison;
@@ -95,10 +109,10 @@ export async function tlsCost(core: string | undefined, timing: Timing) {
   try {
     const tlsFlags = ["--tls-cert", certs.server.certFile, "--tls-key", certs.server.keyFile];
     const caCerts = [certs.ca.pem];
-    return await compare(
-      "TLS against plain TCP",
-      "our server, ping-pong through Deno's sockets, the one generator here that speaks TLS",
-      [
+    return await compare({
+      title: "TLS against plain TCP",
+      note: "our server, ping-pong through Deno's sockets, the one generator here that speaks TLS",
+      variants: [
         { name: "plain TCP", start: () => startServer("plain", ourServerCommand(), core) },
         {
           name: "TLS",
@@ -108,14 +122,12 @@ export async function tlsCost(core: string | undefined, timing: Timing) {
           },
         },
       ],
-      [1, 100].map((connections) => ({
+      scenarios: [1, 100].map((connections) => ({
         title: `ping-pong with ${connections} connections, Deno's sockets`,
         rounds: timing.rounds,
         run: (server, options) => pingPong(server.target, { ...options, connections }),
       })),
-      timing,
-      () => true,
-    );
+    }, { timing, bound: () => true });
   } finally {
     await certs[Symbol.asyncDispose]();
   }
@@ -144,23 +156,20 @@ export async function parallelGain(
         startServer(`${workers} workers`, ourServerCommand("--parallel", String(workers)), core),
     },
   ];
+  const run = { timing, bound: driver.bound };
   return [
-    await compare(
-      `--parallel ${workers} against one worker, pinned to one core`,
-      `every worker on core ${SERVER_CORE}: more workers may not cost throughput`,
-      variants(SERVER_CORE),
+    await compare({
+      title: `--parallel ${workers} against one worker, pinned to one core`,
+      note: `every worker on core ${SERVER_CORE}: more workers may not cost throughput`,
+      variants: variants(SERVER_CORE),
       scenarios,
-      timing,
-      driver.bound,
-    ),
-    await compare(
-      `--parallel ${workers} against one worker, on every core`,
-      "the servers unpinned; the generator keeps its core, so they share the others with it",
-      variants(undefined),
+    }, run),
+    await compare({
+      title: `--parallel ${workers} against one worker, on every core`,
+      note: "the servers unpinned; the generator keeps its core, so they share the others with it",
+      variants: variants(undefined),
       scenarios,
-      timing,
-      driver.bound,
-    ),
+    }, run),
   ];
 }
 
@@ -176,27 +185,25 @@ export function perReadCost(
   { core, timing }: { core: string | undefined; timing: Timing },
 ) {
   const rounds = Math.max(timing.rounds, 9);
-  return compare(
-    "Our server against the bare Deno.Conn loop, per read",
-    "both loaded at once, each by a generator of its own, 9 rounds or more, ratios round by round",
-    [
+  return compare({
+    title: "Our server against the bare Deno.Conn loop, per read",
+    note:
+      "both loaded at once, each by a generator of its own, 9 rounds or more, ratios round by round",
+    variants: [
       {
         name: BASELINES.denoBare.name,
         start: () => startServer("bare", [...BASELINES.denoBare.command], core),
       },
       { name: "uppercase-tcp (Deno)", start: () => startServer("ours", ourServerCommand(), core) },
     ],
-    [
+    scenarios: [
       loadScenario(driver, { mode: "ping-pong", connections: 100, rounds }),
       loadScenario(driver, { mode: "small-writes", connections: 1, rounds }),
       loadScenario(driver, { mode: "small-writes", connections: 10, rounds }),
       loadScenario(driver, { mode: "pipelined", connections: 1, rounds }),
       loadScenario(driver, { mode: "pipelined", connections: 10, rounds }),
     ],
-    timing,
-    driver.bound,
-    true,
-  );
+  }, { timing, bound: driver.bound, together: true });
 }
 
 /**
@@ -210,11 +217,11 @@ export function metricsCost(
   driver: Driver,
   { core, timing }: { core: string | undefined; timing: Timing },
 ) {
-  return compare(
-    "--metrics against none",
-    "our server, the endpoint scraped every second; both loaded at once, 9 rounds or more, " +
+  return compare({
+    title: "--metrics against none",
+    note: "our server, the endpoint scraped every second; both loaded at once, 9 rounds or more, " +
       "ratios round by round",
-    [
+    variants: [
       { name: "without --metrics", start: () => startServer("plain", ourServerCommand(), core) },
       {
         name: "with --metrics",
@@ -224,15 +231,12 @@ export function metricsCost(
         },
       },
     ],
-    [loadScenario(driver, {
+    scenarios: [loadScenario(driver, {
       mode: "ping-pong",
       connections: 100,
       rounds: Math.max(timing.rounds, 9),
     })],
-    timing,
-    driver.bound,
-    true,
-  );
+  }, { timing, bound: driver.bound, together: true });
 }
 
 /** Scrapes a server's `/metrics` once a second until it stops. */

@@ -225,10 +225,13 @@ export async function idle(
   );
   try {
     let alive = 0;
-    await inBatches(conns, 500, async (conn) => {
-      await writeAll(conn, LINE);
-      await readReply(conn, new Uint8Array(LINE.length * 2));
-      if (++alive % 1000 === 0) options.onProgress?.(`idle: ${alive} proven alive`);
+    await inBatches(conns, {
+      size: 500,
+      each: async (conn) => {
+        await writeAll(conn, LINE);
+        await readReply(conn, new Uint8Array(LINE.length * 2));
+        if (++alive % 1000 === 0) options.onProgress?.(`idle: ${alive} proven alive`);
+      },
     });
     const after = serverPid ? (await residentKib(serverPid))?.private : undefined;
     const seconds = (performance.now() - started) / 1000;
@@ -256,15 +259,18 @@ async function openConnections(
 ): Promise<Deno.Conn[]> {
   const conns: Deno.Conn[] = [];
   try {
-    await inBatches(Array.from({ length: count }), 200, async () => {
-      const { hostname, port, tls } = target;
-      const conn = tls
-        ? await Deno.connectTls({ hostname, port, caCerts: tls.caCerts })
-        : await Deno.connect({ hostname, port });
-      if ("setNoDelay" in conn) conn.setNoDelay(true);
-      else await conn.handshake();
-      conns.push(conn);
-      if (conns.length % 1000 === 0) onOpen?.(conns.length);
+    await inBatches(Array.from({ length: count }), {
+      size: 200,
+      each: async () => {
+        const { hostname, port, tls } = target;
+        const conn = tls
+          ? await Deno.connectTls({ hostname, port, caCerts: tls.caCerts })
+          : await Deno.connect({ hostname, port });
+        if ("setNoDelay" in conn) conn.setNoDelay(true);
+        else await conn.handshake();
+        conns.push(conn);
+        if (conns.length % 1000 === 0) onOpen?.(conns.length);
+      },
     });
   } catch (error) {
     closeAll(conns);
@@ -273,10 +279,10 @@ async function openConnections(
   return conns;
 }
 
+/** Runs `each` on `items`, `size` of them at once, a batch after the other. */
 async function inBatches<T>(
   items: T[],
-  size: number,
-  each: (item: T) => Promise<void>,
+  { size, each }: { size: number; each: (item: T) => Promise<void> },
 ): Promise<void> {
   for (let i = 0; i < items.length; i += size) {
     await Promise.all(items.slice(i, i + size).map(each));

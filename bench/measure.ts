@@ -78,25 +78,29 @@ export function loadScenario(driver: Driver, load: Load & { rounds: number }): S
   };
 }
 
+/** One scenario as the bench measures it: for how long, and how it tells a generator-bound figure. */
+export interface Trial {
+  scenario: Scenario;
+  /** Measured seconds per run, after the warm-up. */
+  seconds: number;
+  /** Whether the generator may have set the pace of a measurement. */
+  bound: (measurement: Measurement) => boolean;
+}
+
 /**
  * Runs a scenario on each server, taking turns, `scenario.rounds` times, so
  * that a machine that slows down for a while slows them alike.
  *
- * @param bound Whether the generator may have set the pace of a measurement.
  * @returns Each server's median run by messages/s.
  */
-export async function measure(
-  servers: ServerUnderTest[],
-  scenario: Scenario,
-  seconds: number,
-  bound: (measurement: Measurement) => boolean,
-): Promise<Measurement[]> {
+export async function measure(servers: ServerUnderTest[], trial: Trial): Promise<Measurement[]> {
+  const { scenario } = trial;
   const rounded: Measurement[][] = servers.map(() => []);
   for (let round = 1; round <= scenario.rounds; round++) {
     for (const [i, server] of servers.entries()) {
       const of = scenario.rounds > 1 ? ` (round ${round} of ${scenario.rounds})` : "";
       report(`${server.name}${of}: ${scenario.title}`);
-      rounded[i].push(await runOnce(server, scenario, seconds, bound));
+      rounded[i].push(await runOnce(server, trial));
     }
   }
   return rounded.map(median);
@@ -113,16 +117,15 @@ export async function measure(
  */
 export async function measureTogether(
   servers: ServerUnderTest[],
-  scenario: Scenario,
-  seconds: number,
-  bound: (measurement: Measurement) => boolean,
+  trial: Trial,
 ): Promise<{ medians: Measurement[]; ratios: { messages: number; cpu?: number }[] }> {
+  const { scenario } = trial;
   const rounded: Measurement[][] = servers.map(() => []);
   for (let round = 1; round <= scenario.rounds; round++) {
     report(
       `${servers.map((s) => s.name).join(" and ")} at once (round ${round}): ${scenario.title}`,
     );
-    const runs = await Promise.all(servers.map((s) => runOnce(s, scenario, seconds, bound)));
+    const runs = await Promise.all(servers.map((server) => runOnce(server, trial)));
     runs.forEach((measurement, i) => rounded[i].push(measurement));
   }
   const cpuPerMessage = (m: Measurement) => m.serverCpu && m.serverCpu / m.messagesPerSecond;
@@ -142,9 +145,7 @@ export async function measureTogether(
 /** Runs a scenario once on one server, with that server's CPU time read around it. */
 async function runOnce(
   server: ServerUnderTest,
-  scenario: Scenario,
-  seconds: number,
-  bound: (measurement: Measurement) => boolean,
+  { scenario, seconds, bound }: Trial,
 ): Promise<Measurement> {
   const cpuBefore = server.pid ? await cpuSeconds(server.pid) : undefined;
   const started = performance.now();

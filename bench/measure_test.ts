@@ -45,7 +45,7 @@ Deno.test("measure runs a scenario on each server in turn, each round, and keeps
     target: { hostname: "127.0.0.1", port: 1 },
     stop: () => Promise.resolve(),
   }));
-  const medians = await measure(servers, scenario, 1, () => false);
+  const medians = await measure(servers, { scenario, seconds: 1, bound: () => false });
   assert.deepEqual(runs, ["a", "b", "a", "b", "a", "b"]);
   assert.deepEqual(medians.map((m) => m.messagesPerSecond), [5, 20]);
 });
@@ -82,7 +82,11 @@ Deno.test("measureTogether runs every server at once each round, and keeps the m
     target: { hostname: "127.0.0.1", port: 1 },
     stop: () => Promise.resolve(),
   }));
-  const { medians, ratios } = await measureTogether(servers, scenario, 1, () => false);
+  const { medians, ratios } = await measureTogether(servers, {
+    scenario,
+    seconds: 1,
+    bound: () => false,
+  });
   assert.deepEqual(started, ["a0", "b0", "a1", "b1", "a2", "b2"]);
   assert.deepEqual(medians.map((m) => m.messagesPerSecond), [100, 98]);
   assert(Math.abs(ratios[1].messages - 0.98) < 1e-9, "the swings cancel out");

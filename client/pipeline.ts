@@ -62,17 +62,22 @@ export class Pipeline {
   readonly #visible: ((text: string) => string) | undefined;
 
   /**
-   * Prepares a pipeline over `link`, printing to `output`.
+   * Prepares a pipeline over `link`.
    *
-   * @param options `maxMessageBytes`: the longest line it sends.
+   * @param options Where replies are printed (`output`), the longest line it
+   *   sends (`maxMessageBytes`), and how the server's text is made safe to
+   *   show, where the output is a terminal (`visible`).
    */
   constructor(
     link: Link,
-    output: WritableStreamDefaultWriter<Uint8Array>,
-    options: { maxMessageBytes: number; visible?: (text: string) => string },
+    options: {
+      output: WritableStreamDefaultWriter<Uint8Array>;
+      maxMessageBytes: number;
+      visible?: (text: string) => string;
+    },
   ) {
     this.#link = link;
-    this.#output = output;
+    this.#output = options.output;
     this.#framer = new MessageFramer(options);
     this.#visible = options.visible;
   }

@@ -13,6 +13,7 @@ import {
   forAnyLongStream,
   forAnyStream,
   referenceFrames,
+  type StreamCase,
 } from "../testing/byte_streams.ts";
 import { ServerConversation } from "./conversation.ts";
 
@@ -82,20 +83,18 @@ Deno.test("ServerConversation answers a message over the limit with one ERROR li
 });
 
 Deno.test("ServerConversation gives the same replies for any chunking of any byte stream", () => {
-  forAnyStream((stream, cuts, limit) => {
+  forAnyStream(({ stream, cuts, limit }) => {
     const whole = converse([stream], { maxMessageBytes: limit });
     const pieces = converse(chunked(stream, cuts), { maxMessageBytes: limit });
     assert.deepEqual([pieces.written, pieces.close], [whole.written, whole.close]);
   });
 });
 
-/** Asserts that a conversation over `stream`, cut at `cuts`, does what the rules say, one by one. */
-function assertFollowsTheRules(
-  stream: Uint8Array,
-  cuts: number[],
-  limit: number,
-  pieceBytes?: number,
-): void {
+/**
+ * Asserts that a conversation over `stream`, cut at `cuts`, does what the
+ * rules say, one by one; held bytes are uppercased `pieceBytes` at a time, if given.
+ */
+function assertFollowsTheRules({ stream, cuts, limit }: StreamCase, pieceBytes?: number): void {
   const { messages, exceeded } = referenceFrames(stream, limit);
   const want: number[] = [];
   let close = exceeded ? "message_too_long" : "end_of_input";
@@ -125,8 +124,8 @@ Deno.test("ServerConversation answers long chunks as the rules say, whole-chunk 
 });
 
 Deno.test("ServerConversation answers as the rules say when it uppercases held bytes in pieces", () => {
-  const inPieces = (stream: Uint8Array, cuts: number[], limit: number) => {
-    for (const pieceBytes of [1, 2, 3, 7]) assertFollowsTheRules(stream, cuts, limit, pieceBytes);
+  const inPieces = (input: StreamCase) => {
+    for (const pieceBytes of [1, 2, 3, 7]) assertFollowsTheRules(input, pieceBytes);
   };
   forAnyStream(inPieces, 1000);
   forAnyLongStream(inPieces, 200);

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { parseProxyHeader, PROXY_V1_MAX_BYTES } from "./proxy_header.ts";
-import { proxyV2 as v2, proxyV2Addresses as addresses } from "../testing/peers.ts";
+import { proxyV2 as v2, tcpAddresses as tcp } from "../testing/peers.ts";
 
 const encoder = new TextEncoder();
 
@@ -37,18 +37,18 @@ Deno.test("parseProxyHeader reads version 1 for TCP4, TCP6 and UNKNOWN", () => {
 
 Deno.test("parseProxyHeader reads version 2 for TCP4, TCP6 and LOCAL, skipping extra bytes", () => {
   const table: [Uint8Array, object][] = [
-    [v2(1, 0x11, addresses("127.0.0.2", 40000, "127.0.0.1", 5000)), {
+    [v2("PROXY", tcp("127.0.0.2:40000", "127.0.0.1:5000")), {
       source: { hostname: "127.0.0.2", port: 40000 },
     }],
-    [v2(1, 0x21, addresses("2001:db8::2", 443, "::1", 5000), Uint8Array.of(3, 0, 1, 9)), {
+    [v2("PROXY", tcp("[2001:db8::2]:443", "[::1]:5000"), Uint8Array.of(3, 0, 1, 9)), {
       source: { hostname: "2001:db8::2", port: 443 },
     }],
-    [v2(0, 0x00, new Uint8Array(0)), { local: true }],
+    [v2("LOCAL"), { local: true }],
     // LOCAL ignores any addresses
-    [v2(0, 0x11, addresses("10.0.0.1", 1, "10.0.0.2", 2)), { local: true }],
-    [v2(1, 0x00, new Uint8Array(0)), {}], // PROXY, unspecified: the socket's addresses
-    [v2(1, 0x12, addresses("10.0.0.1", 1, "10.0.0.2", 2)), {}], // UDP: the same
-    [v2(1, 0x31, new Uint8Array(216)), {}], // UNIX: the same
+    [v2("LOCAL", tcp("10.0.0.1:1", "10.0.0.2:2")), { local: true }],
+    [v2("PROXY"), {}], // PROXY, unspecified: the socket's addresses
+    [v2("PROXY", { ...tcp("10.0.0.1:1", "10.0.0.2:2"), family: 0x12 }), {}], // UDP: the same
+    [v2("PROXY", { family: 0x31, bytes: new Uint8Array(216) }), {}], // UNIX: the same
   ];
   for (const [header, want] of table) {
     const bytes = Uint8Array.of(...header, ...encoder.encode("hola\n"));
@@ -64,8 +64,8 @@ Deno.test("parseProxyHeader reads version 2 for TCP4, TCP6 and LOCAL, skipping e
 Deno.test("parseProxyHeader wants more bytes for any header cut short, and never misreads one", () => {
   const headers = [
     encoder.encode("PROXY TCP6 2001:db8::2 ::1 40000 5000\r\n"),
-    v2(1, 0x21, addresses("2001:db8::2", 40000, "::1", 5000), new Uint8Array(20)),
-    v2(0, 0x00, new Uint8Array(0)),
+    v2("PROXY", tcp("[2001:db8::2]:40000", "[::1]:5000"), new Uint8Array(20)),
+    v2("LOCAL"),
   ];
   for (const header of headers) {
     for (let cut = 0; cut < header.length; cut++) {
@@ -97,15 +97,21 @@ Deno.test("parseProxyHeader says why a header is invalid", () => {
     ["PROXY UNKNOWN " + "f".repeat(PROXY_V1_MAX_BYTES), "longer than 107 bytes"],
     [
       Uint8Array.of(
-        ...v2(1, 0x11, addresses("1.2.3.4", 1, "5.6.7.8", 2)).map((b, i) => i === 12 ? 0x11 : b),
+        ...v2("PROXY", tcp("1.2.3.4:1", "5.6.7.8:2")).map((b, i) => i === 12 ? 0x11 : b),
       ),
       "unsupported PROXY version 1",
     ],
-    [v2(2, 0x11, addresses("1.2.3.4", 1, "5.6.7.8", 2)), "unknown command 2"],
-    [v2(1, 0x41, addresses("1.2.3.4", 1, "5.6.7.8", 2)), "unknown address family or protocol"],
-    [v2(1, 0x13, addresses("1.2.3.4", 1, "5.6.7.8", 2)), "unknown address family or protocol"],
-    [v2(1, 0x11, new Uint8Array(8)), "short TCP4 addresses"],
-    [v2(1, 0x21, new Uint8Array(12)), "short TCP6 addresses"],
+    [v2(2, tcp("1.2.3.4:1", "5.6.7.8:2")), "unknown command 2"],
+    [
+      v2("PROXY", { ...tcp("1.2.3.4:1", "5.6.7.8:2"), family: 0x41 }),
+      "unknown address family or protocol",
+    ],
+    [
+      v2("PROXY", { ...tcp("1.2.3.4:1", "5.6.7.8:2"), family: 0x13 }),
+      "unknown address family or protocol",
+    ],
+    [v2("PROXY", { family: 0x11, bytes: new Uint8Array(8) }), "short TCP4 addresses"],
+    [v2("PROXY", { family: 0x21, bytes: new Uint8Array(12) }), "short TCP6 addresses"],
   ];
   for (const [input, reason] of table) {
     const bytes = typeof input === "string" ? encoder.encode(input) : input;

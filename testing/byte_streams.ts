@@ -32,13 +32,24 @@ const streamArbitrary = fc.array(
 ).map((parts) => Uint8Array.from(parts.flatMap((p) => [...p])));
 const cutsArbitrary = fc.array(fc.nat(), { maxLength: 12 });
 
+/** One case of a property over byte streams: the stream, where it is cut into chunks, and the message limit. */
+export interface StreamCase {
+  stream: Uint8Array;
+  /** Where to cut it, for {@linkcode chunked}. */
+  cuts: number[];
+  /** The message limit, in bytes. */
+  limit: number;
+}
+
 /** Checks `property` for any byte stream, any chunking of it and any limit from 1 to 40 bytes. */
-export function forAnyStream(
-  property: (stream: Uint8Array, cuts: number[], limit: number) => void,
-  numRuns = 2000,
-) {
+export function forAnyStream(property: (input: StreamCase) => void, numRuns = 2000) {
   fc.assert(
-    fc.property(streamArbitrary, cutsArbitrary, fc.integer({ min: 1, max: 40 }), property),
+    fc.property(
+      streamArbitrary,
+      cutsArbitrary,
+      fc.integer({ min: 1, max: 40 }),
+      (stream, cuts, limit) => property({ stream, cuts, limit }),
+    ),
     { numRuns },
   );
 }
@@ -69,16 +80,13 @@ const longStreamArbitrary = fc.array(
  * thousands of bytes), cut into at most four chunks, with limits from 1 byte
  * to beyond the stream's length.
  */
-export function forAnyLongStream(
-  property: (stream: Uint8Array, cuts: number[], limit: number) => void,
-  numRuns = 500,
-) {
+export function forAnyLongStream(property: (input: StreamCase) => void, numRuns = 500) {
   fc.assert(
     fc.property(
       longStreamArbitrary,
       fc.array(fc.nat(), { maxLength: 3 }),
       fc.oneof(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 200, max: 5000 })),
-      property,
+      (stream, cuts, limit) => property({ stream, cuts, limit }),
     ),
     { numRuns },
   );

@@ -196,40 +196,47 @@ export async function fakeServer(
   };
 }
 
+/** A PROXY v2 address block, and the family-and-protocol byte that says what it holds. */
+export interface ProxyV2Addresses {
+  /** 0x11 TCP over IPv4, 0x21 TCP over IPv6, 0x31 a UNIX stream, 0 unspecified. */
+  family: number;
+  bytes: Uint8Array;
+}
+
 /**
  * A PROXY protocol version 2 header, as HAProxy's `send-proxy-v2` writes one.
  *
- * @param command 0 for LOCAL (a health check), 1 for PROXY.
- * @param family The family and protocol byte: 0x11 TCP over IPv4, 0x21 TCP over IPv6, 0 unspecified.
- * @param addresses The address block, such as {@linkcode proxyV2Addresses} makes.
+ * @param command `LOCAL` (a health check), `PROXY`, or the number of a command no reader knows.
+ * @param addresses The address block, such as {@linkcode tcpAddresses} makes; none by default.
  * @param extra Bytes after the addresses, such as TLVs.
  */
 export function proxyV2(
-  command: number,
-  family: number,
-  addresses: Uint8Array,
+  command: "LOCAL" | "PROXY" | number,
+  { family, bytes }: ProxyV2Addresses = { family: 0, bytes: new Uint8Array(0) },
   extra: Uint8Array = new Uint8Array(0),
 ): Uint8Array {
-  const length = addresses.length + extra.length;
-  const fixed = [0x20 | command, family, length >> 8, length & 0xff];
-  return Uint8Array.of(...PROXY_V2_SIGNATURE, ...fixed, ...addresses, ...extra);
+  const code = command === "LOCAL" ? 0 : command === "PROXY" ? 1 : command;
+  const length = bytes.length + extra.length;
+  const fixed = [0x20 | code, family, length >> 8, length & 0xff];
+  return Uint8Array.of(...PROXY_V2_SIGNATURE, ...fixed, ...bytes, ...extra);
 }
 
-/** A version 2 address block: both addresses (both IPv4 or both IPv6), then both ports. */
-export function proxyV2Addresses(
-  source: string,
-  sourcePort: number,
-  destination: string,
-  destinationPort: number,
-): Uint8Array {
-  const address = (text: string) => parseIPv4(text) ?? parseIPv6(text)!;
-  const port = (n: number) => [n >> 8, n & 0xff];
-  return Uint8Array.of(
-    ...address(source),
-    ...address(destination),
-    ...port(sourcePort),
-    ...port(destinationPort),
-  );
+/**
+ * A TCP address block from the client's and the proxy's `address:port`, both
+ * IPv4 or both IPv6 (in brackets: `[::1]:5000`).
+ */
+export function tcpAddresses(source: string, destination: string): ProxyV2Addresses {
+  const split = (text: string) => {
+    const colon = text.lastIndexOf(":");
+    const host = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+    const port = Number(text.slice(colon + 1));
+    return { address: parseIPv4(host) ?? parseIPv6(host)!, port: [port >> 8, port & 0xff] };
+  };
+  const from = split(source), to = split(destination);
+  return {
+    family: from.address.length === 4 ? 0x11 : 0x21,
+    bytes: Uint8Array.of(...from.address, ...to.address, ...from.port, ...to.port),
+  };
 }
 
 /**

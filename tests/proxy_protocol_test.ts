@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { startServer } from "../testing/helpers.ts";
-import { oneShot, Peer, proxyV2, proxyV2Addresses } from "../testing/peers.ts";
+import { oneShot, Peer, proxyV2, tcpAddresses } from "../testing/peers.ts";
 
 const encoder = new TextEncoder();
 
@@ -39,15 +39,15 @@ Deno.test("PROXY v2 TCP4 and TCP6 give the client's address; LOCAL and v1 UNKNOW
   await using server = proxiedServer();
   const table: [Uint8Array, RegExp][] = [
     [
-      proxyV2(1, 0x11, proxyV2Addresses("198.51.100.9", 40000, "127.0.0.1", 5000)),
+      proxyV2("PROXY", tcpAddresses("198.51.100.9:40000", "127.0.0.1:5000")),
       /^#\d+ 198\.51\.100\.9:40000 connected via 127\.0\.0\.1:\d+$/,
     ],
     [
-      proxyV2(1, 0x21, proxyV2Addresses("2001:db8::9", 40001, "::1", 5000)),
+      proxyV2("PROXY", tcpAddresses("[2001:db8::9]:40001", "[::1]:5000")),
       /^#\d+ \[2001:db8::9\]:40001 connected via 127\.0\.0\.1:\d+$/,
     ],
     [
-      proxyV2(0, 0x00, new Uint8Array(0)),
+      proxyV2("LOCAL"),
       /^#\d+ 127\.0\.0\.1:\d+ connected \(the proxy's own connection\)$/,
     ],
     [
@@ -55,10 +55,13 @@ Deno.test("PROXY v2 TCP4 and TCP6 give the client's address; LOCAL and v1 UNKNOW
       /^#\d+ 127\.0\.0\.1:\d+ connected \(the proxy's own connection\)$/,
     ],
     // A client the proxy could not give as a TCP address (AF_UNIX, unspecified): not the proxy's own.
-    [proxyV2(1, 0x00, new Uint8Array(0)), /^#\d+ 127\.0\.0\.1:\d+ connected$/],
-    [proxyV2(1, 0x31, new Uint8Array(216)), /^#\d+ 127\.0\.0\.1:\d+ connected$/],
+    [proxyV2("PROXY"), /^#\d+ 127\.0\.0\.1:\d+ connected$/],
     [
-      proxyV2(1, 0x21, proxyV2Addresses("::ffff:1.2.3.4", 40002, "::1", 5000)),
+      proxyV2("PROXY", { family: 0x31, bytes: new Uint8Array(216) }),
+      /^#\d+ 127\.0\.0\.1:\d+ connected$/,
+    ],
+    [
+      proxyV2("PROXY", tcpAddresses("[::ffff:1.2.3.4]:40002", "[::1]:5000")),
       /^#\d+ \[::ffff:1\.2\.3\.4\]:40002 connected via 127\.0\.0\.1:\d+$/,
     ],
   ];
@@ -75,7 +78,7 @@ Deno.test("PROXY headers sent one byte at a time are read whole, v1 and v2", asy
   await using server = proxiedServer();
   const headers = [
     encoder.encode("PROXY TCP4 192.0.2.7 127.0.0.1 56324 5000\r\n"),
-    proxyV2(1, 0x11, proxyV2Addresses("192.0.2.8", 56325, "127.0.0.1", 5000)),
+    proxyV2("PROXY", tcpAddresses("192.0.2.8:56325", "127.0.0.1:5000")),
   ];
   for (const [i, header] of headers.entries()) {
     using proxy = await Peer.connect(server.addr);
@@ -93,7 +96,7 @@ Deno.test("PROXY headers sent one byte at a time are read whole, v1 and v2", asy
 Deno.test("A PROXY header and messages in one packet: the messages are answered, none lost", async () => {
   await using server = proxiedServer();
   using proxy = await Peer.connect(server.addr);
-  const header = proxyV2(1, 0x11, proxyV2Addresses("192.0.2.7", 1, "127.0.0.1", 5000));
+  const header = proxyV2("PROXY", tcpAddresses("192.0.2.7:1", "127.0.0.1:5000"));
   await proxy.send(Uint8Array.of(...header, ...encoder.encode("uno\ndos\nDESCONEXION\n")));
   assert.equal(await proxy.readToEnd(), "UNO\nDOS\n");
   assert.match(
