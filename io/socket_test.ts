@@ -55,17 +55,13 @@ Deno.test("writeAll writes every byte when each write takes only part of the buf
 
 Deno.test("writeAll gives up with TimedOut when the peer stops reading for stallMs", async () => {
   const { client, server } = await socketPair();
-  try {
-    // The client never reads: once the kernel's buffers are full, writes stall.
-    const big = new Uint8Array(64 * 1024 * 1024);
-    await assert.rejects(
-      () => writeAll(server, big, 50),
-      (error) => error instanceof WriteStalled && /stopped reading/.test(error.message),
-    );
-  } finally {
-    client.close();
-    server.close();
-  }
+  using _client = client, _server = server;
+  // The client never reads: once the kernel's buffers are full, writes stall.
+  const big = new Uint8Array(64 * 1024 * 1024);
+  await assert.rejects(
+    () => writeAll(server, big, 50),
+    (error) => error instanceof WriteStalled && /stopped reading/.test(error.message),
+  );
 });
 
 Deno.test("withTimeout returns the value when it comes first, TIMED_OUT otherwise, and leaves no timer", async () => {

@@ -93,7 +93,7 @@ Deno.test({
   ignore: !isolated,
   async fn() {
     await using network = await IsolatedNetwork.create();
-    const server = await network.startServer("--quiet");
+    await using server = await network.startServer("--quiet");
     let vanished = 0;
     const { input, expected } = streamedLines(50_000, 1_000, async (n) => {
       if (n !== 5) return;
@@ -102,27 +102,22 @@ Deno.test({
       vanished = performance.now();
     });
     const flags = ["--reconnect", "--retry-for", "3", "--reply-timeout", "2"];
-    const client: Running = network.spawnClient(server.addr.port, input, ...flags);
-    try {
-      assert.equal(await client.exited, 4, client.stderr.text());
-      const took = performance.now() - vanished;
-      assert(took < 2_000 + 3_000 + SLACK_MS, `gave up ${took} ms after the host vanished`);
-      const errors = client.stderr.text().trimEnd().split("\n");
-      assert.deepEqual(errors.slice(0, -1), ["Connection lost; reconnecting..."]);
-      assert.match(
-        errors.at(-1)!,
-        /^Connection lost, and not made again within 3 s \(--retry-for\): no answer within [\d.]+ s\. Is the host up/,
-      );
-      const output = client.stdout.text();
-      assert(
-        output.length >= 5_000,
-        `the replies before the host vanished: ${output.length} bytes`,
-      );
-      assert(output.endsWith("\n") && expected.startsWith(output), "the first replies, whole");
-    } finally {
-      await stopProcess(client);
-      await stopProcess(server);
-    }
+    await using client: Running = network.spawnClient(server.addr.port, input, ...flags);
+    assert.equal(await client.exited, 4, client.stderr.text());
+    const took = performance.now() - vanished;
+    assert(took < 2_000 + 3_000 + SLACK_MS, `gave up ${took} ms after the host vanished`);
+    const errors = client.stderr.text().trimEnd().split("\n");
+    assert.deepEqual(errors.slice(0, -1), ["Connection lost; reconnecting..."]);
+    assert.match(
+      errors.at(-1)!,
+      /^Connection lost, and not made again within 3 s \(--retry-for\): no answer within [\d.]+ s\. Is the host up/,
+    );
+    const output = client.stdout.text();
+    assert(
+      output.length >= 5_000,
+      `the replies before the host vanished: ${output.length} bytes`,
+    );
+    assert(output.endsWith("\n") && expected.startsWith(output), "the first replies, whole");
   },
 });
 

@@ -246,30 +246,26 @@ Deno.test({
     "Two --reuse-port processes share one port and 200 clients; with one stopped, the other serves every new client; without the flag the port is still refused",
   ignore: !available.deno,
   async fn() {
-    const first = await startServerDirectly("--reuse-port");
+    await using first = await startServerDirectly("--reuse-port");
     const port = String(first.addr.port);
-    const second = await startServerDirectly("--reuse-port", "--port", port);
+    await using second = await startServerDirectly("--reuse-port", "--port", port);
     const served = (server: Running, count: number) =>
       server.stderr.waitFor(/ connected$/m, { count: count });
     const connected = (server: Running) => server.stderr.text().match(/ connected$/gm)?.length ?? 0;
-    try {
-      const without = spawn("deno", ["run", "--allow-net", "server.ts", "--port", port]);
-      assert.equal(await without.exited, 3, "no --reuse-port: the port is in use");
-      assert.match(without.stderr.text(), /address already in use/);
+    const without = spawn("deno", ["run", "--allow-net", "server.ts", "--port", port]);
+    assert.equal(await without.exited, 3, "no --reuse-port: the port is in use");
+    assert.match(without.stderr.text(), /address already in use/);
 
-      await roundTripsFromManyClients(first.addr, { clients: 200, rounds: 1 });
-      await served(first, 1);
-      await served(second, 1);
-      assert.equal(connected(first) + connected(second), 200, "each client served by one");
+    await roundTripsFromManyClients(first.addr, { clients: 200, rounds: 1 });
+    await served(first, 1);
+    await served(second, 1);
+    assert.equal(connected(first) + connected(second), 200, "each client served by one");
 
-      first.child.kill("SIGTERM");
-      assert.equal(await first.exited, 0);
-      const before = connected(second);
-      await roundTripsFromManyClients(first.addr, { clients: 200, rounds: 1 });
-      await served(second, before + 200);
-    } finally {
-      await Promise.all([stopProcess(first), stopProcess(second)]);
-    }
+    first.child.kill("SIGTERM");
+    assert.equal(await first.exited, 0);
+    const before = connected(second);
+    await roundTripsFromManyClients(first.addr, { clients: 200, rounds: 1 });
+    await served(second, before + 200);
   },
 });
 

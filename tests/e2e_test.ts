@@ -154,21 +154,18 @@ Deno.test({
   async fn() {
     const onIpv6 = (port: string) =>
       spawn("deno", ["run", "--allow-net", "server.ts", "--host", "::1", "--port", port]);
-    const server = onIpv6("0");
-    try {
-      await server.stdout.waitFor(/Listening on .*\n/);
-      const port = server.stdout.text().match(/^Listening on \[::1\]:(\d+) \(Ctrl-C to stop\)$/m)
-        ?.[1];
-      assert(port, server.stdout.text());
-      const second = onIpv6(port);
-      assert.equal(await second.exited, 3);
-      assert.match(
-        second.stderr.text(),
-        new RegExp(`^Cannot listen on \\[::1\\]:${port}: address already in use\\.`),
-      );
-    } finally {
-      assert.equal(await stopProcess(server), 0);
-    }
+    await using server = onIpv6("0");
+    await server.stdout.waitFor(/Listening on .*\n/);
+    const port = server.stdout.text().match(/^Listening on \[::1\]:(\d+) \(Ctrl-C to stop\)$/m)
+      ?.[1];
+    assert(port, server.stdout.text());
+    const second = onIpv6(port);
+    assert.equal(await second.exited, 3);
+    assert.match(
+      second.stderr.text(),
+      new RegExp(`^Cannot listen on \\[::1\\]:${port}: address already in use\\.`),
+    );
+    assert.equal(await stopProcess(server), 0);
   },
 });
 

@@ -15,7 +15,7 @@
 
 import assert from "node:assert/strict";
 import { sleep } from "../testing/helpers.ts";
-import { oneShot, Peer } from "../testing/peers.ts";
+import { allOf, oneShot, Peer } from "../testing/peers.ts";
 import { startPrometheus } from "../testing/prometheus.ts";
 import {
   canRun,
@@ -304,7 +304,7 @@ Deno.test({
     "500 idle connections to --metrics, with 400 file handles, neither take the server down nor stop it serving clients; /metrics answers 503 at once while full, then 200",
   ignore: !available.deno || !(await canRun("prlimit", ["--version"])),
   async fn() {
-    const server = await listening(
+    await using server = await listening(
       spawn("prlimit", [
         "--nofile=400",
         "deno",
@@ -317,36 +317,32 @@ Deno.test({
         "127.0.0.1:0",
       ]),
     );
-    const peers: Peer[] = [];
-    try {
-      await server.stdout.waitFor(/^Metrics on http:\/\/\S+\/metrics$/m);
-      const port = Number(server.stdout.text().match(/^Metrics on http:\/\/[\d.]+:(\d+)/m)![1]);
-      const metrics = { transport: "tcp" as const, hostname: "127.0.0.1", port };
-      for (let i = 0; i < 500; i++) peers.push(await Peer.connect(metrics));
-      // A client of the protocol is still answered, at once: the endpoint's caps keep
-      // the process well within its file handles.
-      const started = performance.now();
-      using client = await Peer.connect(server.addr);
-      await client.send("sigo aquí\n");
-      assert.equal(await client.readLine(), "SIGO AQUÍ\n");
-      assert(performance.now() - started < 2_000, "answered at once");
-      // The endpoint is full of idle connections: a scrape is turned away at once, not held.
-      using scrape = await Peer.connect(metrics);
-      await scrape.send("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").catch(() => {});
-      assert.match(await scrape.readToEnd().catch(() => "reset"), /^(HTTP\/1\.1 503 |reset$|$)/);
-      for (const peer of peers.splice(0)) peer[Symbol.dispose]();
-      const deadline = performance.now() + 10_000;
-      for (let status = 0; status !== 200;) {
-        assert(performance.now() < deadline, "/metrics never answered again");
-        status = await fetch(`http://127.0.0.1:${port}/metrics`).then(async (r) => {
-          await r.body?.cancel();
-          return r.status;
-        }, () => 0);
-      }
-      assert(!/Cannot accept|Uncaught/.test(server.stderr.text()), server.stderr.text());
-    } finally {
-      for (const peer of peers) peer[Symbol.dispose]();
-      assert.equal(await stopProcess(server), 0, server.stderr.text());
+    using peers = allOf<Peer>([]);
+    await server.stdout.waitFor(/^Metrics on http:\/\/\S+\/metrics$/m);
+    const port = Number(server.stdout.text().match(/^Metrics on http:\/\/[\d.]+:(\d+)/m)![1]);
+    const metrics = { transport: "tcp" as const, hostname: "127.0.0.1", port };
+    for (let i = 0; i < 500; i++) peers.push(await Peer.connect(metrics));
+    // A client of the protocol is still answered, at once: the endpoint's caps keep
+    // the process well within its file handles.
+    const started = performance.now();
+    using client = await Peer.connect(server.addr);
+    await client.send("sigo aquí\n");
+    assert.equal(await client.readLine(), "SIGO AQUÍ\n");
+    assert(performance.now() - started < 2_000, "answered at once");
+    // The endpoint is full of idle connections: a scrape is turned away at once, not held.
+    using scrape = await Peer.connect(metrics);
+    await scrape.send("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").catch(() => {});
+    assert.match(await scrape.readToEnd().catch(() => "reset"), /^(HTTP\/1\.1 503 |reset$|$)/);
+    for (const peer of peers.splice(0)) peer[Symbol.dispose]();
+    const deadline = performance.now() + 10_000;
+    for (let status = 0; status !== 200;) {
+      assert(performance.now() < deadline, "/metrics never answered again");
+      status = await fetch(`http://127.0.0.1:${port}/metrics`).then(async (r) => {
+        await r.body?.cancel();
+        return r.status;
+      }, () => 0);
     }
+    assert(!/Cannot accept|Uncaught/.test(server.stderr.text()), server.stderr.text());
+    assert.equal(await stopProcess(server), 0, server.stderr.text());
   },
 });

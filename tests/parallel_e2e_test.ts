@@ -78,36 +78,32 @@ Deno.test({
     "--max-connections 50 --parallel 2: of 60 idle clients exactly 50 are served and 10 refused, and once 5 leave, 5 more are served",
   ignore: !available.deno,
   async fn() {
-    const server = await startServerDirectly("--max-connections", "50", "--parallel", "2");
-    const peers: Peer[] = [];
-    try {
-      peers.push(...await connectMany(server.addr, 60));
-      // Every one accepted, by one worker or the other: served or refused.
-      await server.stderr.waitFor(/ (connected|refused: too many connections \(limit 50\))$/m, {
-        count: 60,
-      });
-      const answers = await Promise.all(peers.map(async (peer) => {
-        await peer.send("hola\n").catch(() => {}); // a refused client may be closed already
-        return await peer.readLine();
-      }));
-      const refusal = "ERROR too many connections (limit 50), try again later\n";
-      assert.equal(answers.filter((answer) => answer === "HOLA\n").length, 50);
-      assert.equal(answers.filter((answer) => answer === refusal).length, 10);
+    await using server = await startServerDirectly("--max-connections", "50", "--parallel", "2");
+    using peers = allOf<Peer>([]);
+    peers.push(...await connectMany(server.addr, 60));
+    // Every one accepted, by one worker or the other: served or refused.
+    await server.stderr.waitFor(/ (connected|refused: too many connections \(limit 50\))$/m, {
+      count: 60,
+    });
+    const answers = await Promise.all(peers.map(async (peer) => {
+      await peer.send("hola\n").catch(() => {}); // a refused client may be closed already
+      return await peer.readLine();
+    }));
+    const refusal = "ERROR too many connections (limit 50), try again later\n";
+    assert.equal(answers.filter((answer) => answer === "HOLA\n").length, 50);
+    assert.equal(answers.filter((answer) => answer === refusal).length, 10);
 
-      const served = peers.filter((_, i) => answers[i] === "HOLA\n");
-      for (const peer of served.slice(0, 5)) peer[Symbol.dispose]();
-      await server.stderr.waitFor(/ closed \(end of input\)/m, { count: 5 });
-      const newcomers = await connectMany(server.addr, 6);
-      peers.push(...newcomers);
-      const welcomed = await Promise.all(newcomers.map(async (peer) => {
-        await peer.send("otra vez\n").catch(() => {});
-        return await peer.readLine();
-      }));
-      assert.deepEqual(welcomed.toSorted(), [refusal, ...Array(5).fill("OTRA VEZ\n")]);
-    } finally {
-      for (const peer of peers) peer[Symbol.dispose]();
-      assert.equal(await stopProcess(server), 0);
-    }
+    const served = peers.filter((_, i) => answers[i] === "HOLA\n");
+    for (const peer of served.slice(0, 5)) peer[Symbol.dispose]();
+    await server.stderr.waitFor(/ closed \(end of input\)/m, { count: 5 });
+    const newcomers = await connectMany(server.addr, 6);
+    peers.push(...newcomers);
+    const welcomed = await Promise.all(newcomers.map(async (peer) => {
+      await peer.send("otra vez\n").catch(() => {});
+      return await peer.readLine();
+    }));
+    assert.deepEqual(welcomed.toSorted(), [refusal, ...Array(5).fill("OTRA VEZ\n")]);
+    assert.equal(await stopProcess(server), 0);
   },
 });
 
@@ -164,25 +160,22 @@ Deno.test({
   name: "--parallel 2 --reuse-port twice: two processes with two workers each share one port",
   ignore: !available.deno,
   async fn() {
-    const first = await startServerDirectly("--parallel", "2", "--reuse-port");
-    const second = await startServerDirectly(
+    await using first = await startServerDirectly("--parallel", "2", "--reuse-port");
+    await using second = await startServerDirectly(
       "--parallel",
       "2",
       "--reuse-port",
       "--port",
       String(first.addr.port),
     );
-    try {
-      await Promise.all(Array.from({ length: 200 }, async () => {
-        using peer = await Peer.connect(first.addr);
-        await peer.send("hola\n");
-        assert.equal(await peer.readLine(), "HOLA\n");
-      }));
-      for (const server of [first, second]) await server.stderr.waitFor(/ connected$/m);
-    } finally {
-      assert.equal(await stopProcess(first), 0);
-      assert.equal(await stopProcess(second), 0);
-    }
+    await Promise.all(Array.from({ length: 200 }, async () => {
+      using peer = await Peer.connect(first.addr);
+      await peer.send("hola\n");
+      assert.equal(await peer.readLine(), "HOLA\n");
+    }));
+    for (const server of [first, second]) await server.stderr.waitFor(/ connected$/m);
+    assert.equal(await stopProcess(first), 0);
+    assert.equal(await stopProcess(second), 0);
   },
 });
 

@@ -321,7 +321,7 @@ Deno.test({
   ignore: !certificates || !available.deno,
   async fn() {
     await using certs = await makeTestCertificates();
-    const server = await startServerDirectly(
+    await using server = await startServerDirectly(
       "--parallel",
       "2",
       "--tls-cert",
@@ -329,22 +329,19 @@ Deno.test({
       "--tls-key",
       certs.server.keyFile,
     );
-    try {
-      await Promise.all(Array.from({ length: 40 }, async (_, client) => {
-        using conn = await connectTls({ addr: server.addr, certs });
-        await conn.write(encoder.encode(`cliente ${client}\n`));
-        const buffer = new Uint8Array(64);
-        let reply = "";
-        while (!reply.endsWith("\n")) {
-          reply += decoder.decode(buffer.subarray(0, (await conn.read(buffer))!));
-        }
-        assert.equal(reply, `CLIENTE ${client}\n`);
-      }));
-      await server.stderr.waitFor(/^\[worker 1\] .* connected$/m);
-      await server.stderr.waitFor(/^\[worker 2\] .* connected$/m);
-    } finally {
-      assert.equal(await stopProcess(server), 0);
-    }
+    await Promise.all(Array.from({ length: 40 }, async (_, client) => {
+      using conn = await connectTls({ addr: server.addr, certs });
+      await conn.write(encoder.encode(`cliente ${client}\n`));
+      const buffer = new Uint8Array(64);
+      let reply = "";
+      while (!reply.endsWith("\n")) {
+        reply += decoder.decode(buffer.subarray(0, (await conn.read(buffer))!));
+      }
+      assert.equal(reply, `CLIENTE ${client}\n`);
+    }));
+    await server.stderr.waitFor(/^\[worker 1\] .* connected$/m);
+    await server.stderr.waitFor(/^\[worker 2\] .* connected$/m);
+    assert.equal(await stopProcess(server), 0);
   },
 });
 
