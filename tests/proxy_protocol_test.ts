@@ -161,26 +161,23 @@ Deno.test("The server closes a connection from an untrusted address at once, bef
 
 Deno.test("--max-connections-per-address behind a proxy counts the client's address from the header, not the proxy's", async () => {
   await using server = proxiedServer({ maxConnectionsPerAddress: 2 });
+  /** A connection from the proxy for `client`, and the reply to its first line. */
   const through = async (client: string, port: number) => {
     const proxy = await Peer.connect(server.addr);
     await proxy.send(`PROXY TCP4 ${client} 127.0.0.1 ${port} 5000\r\nhola\n`);
-    return { proxy, reply: await proxy.readLine() };
+    return Object.assign(proxy, { reply: await proxy.readLine() });
   };
-  const first = [await through("192.0.2.1", 1001), await through("192.0.2.1", 1002)];
-  const other = await through("192.0.2.2", 2001);
-  const third = await through("192.0.2.1", 1003);
-  try {
-    assert.deepEqual([...first, other].map((c) => c.reply), ["HOLA\n", "HOLA\n", "HOLA\n"]);
-    assert.equal(
-      third.reply,
-      "ERROR too many connections from your address (limit 2), try again later\n",
-    );
-    assert.match(
-      await server.log.waitFor(/192\.0\.2\.1:1003 closed/),
-      /closed \(too many connections from 192\.0\.2\.1 \(limit 2\)\) after 0 messages/,
-    );
-    assert.equal(server.snapshot().closed.max_connections_per_address, 1);
-  } finally {
-    for (const { proxy } of [...first, other, third]) proxy[Symbol.dispose]();
-  }
+  using first = await through("192.0.2.1", 1001), second = await through("192.0.2.1", 1002);
+  using other = await through("192.0.2.2", 2001);
+  using third = await through("192.0.2.1", 1003);
+  assert.deepEqual([first, second, other].map((c) => c.reply), ["HOLA\n", "HOLA\n", "HOLA\n"]);
+  assert.equal(
+    third.reply,
+    "ERROR too many connections from your address (limit 2), try again later\n",
+  );
+  assert.match(
+    await server.log.waitFor(/192\.0\.2\.1:1003 closed/),
+    /closed \(too many connections from 192\.0\.2\.1 \(limit 2\)\) after 0 messages/,
+  );
+  assert.equal(server.snapshot().closed.max_connections_per_address, 1);
 });
