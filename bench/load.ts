@@ -218,11 +218,8 @@ export async function idle(
   const before = serverPid ? (await residentKib(serverPid))?.private : undefined;
   const usage = measureCpu();
   const started = performance.now();
-  const conns = await openConnections(
-    target,
-    connections,
-    (open) => options.onProgress?.(`idle: ${open} open`),
-  );
+  const onOpen = (open: number) => options.onProgress?.(`idle: ${open} open`);
+  const conns = await openConnections(target, connections, onOpen);
   try {
     let alive = 0;
     await inBatches(conns, {
