@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { oneShot, Peer, roundTripsFromManyClients } from "../testing/peers.ts";
+import { allOf, oneShot, Peer, roundTripsFromManyClients } from "../testing/peers.ts";
 import {
   canRun,
   freePort,
@@ -240,35 +240,30 @@ Deno.test({
     "server out of file handles logs the failing accept, backs off, and serves the waiting client once handles free up",
   ignore: !available.deno || !available.prlimit,
   async fn() {
-    const server = await listening(
+    await using server = await listening(
       spawn("prlimit", ["--nofile=64", "deno", "run", "--allow-net", "server.ts", "--port", "0"]),
     );
-    const peers: Peer[] = [];
-    try {
-      // Connections queue in the kernel; the server fails to accept once its handles run out.
-      let failing = false;
-      server.stderr.waitFor(/Cannot accept a connection/).then(() => failing = true);
-      while (!failing) {
-        assert(peers.length < 500, "the server never ran out of file handles");
-        peers.push(await Peer.connect(server.addr));
-        await server.stderr.waitFor(/connected\n|Cannot accept/);
-      }
-      // Hold the handles until the retry has backed off once, doubling its wait.
-      await server.stderr.waitFor(/Cannot accept .*retrying in 10 ms/);
-      const waiting = peers.pop()!;
-      for (const peer of peers) peer[Symbol.dispose]();
-      await waiting.send("sigo aquí\n");
-      assert.equal(await waiting.readLine(), "SIGO AQUÍ\n");
-      waiting[Symbol.dispose]();
-      assert.match(
-        server.stderr.text(),
-        /Cannot accept a connection: Too many open files.*; retrying in 5 ms\n(.*\n)*Cannot accept .*retrying in 10 ms/,
-      );
-    } finally {
-      for (const peer of peers) peer[Symbol.dispose]();
-      server.child.kill("SIGTERM");
+    using peers = allOf<Peer>([]);
+    // Connections queue in the kernel; the server fails to accept once its handles run out.
+    let failing = false;
+    server.stderr.waitFor(/Cannot accept a connection/).then(() => failing = true);
+    while (!failing) {
+      assert(peers.length < 500, "the server never ran out of file handles");
+      peers.push(await Peer.connect(server.addr));
+      await server.stderr.waitFor(/connected\n|Cannot accept/);
     }
-    assert.equal(await server.exited, 0);
+    // Hold the handles until the retry has backed off once, doubling its wait.
+    await server.stderr.waitFor(/Cannot accept .*retrying in 10 ms/);
+    const waiting = peers.pop()!;
+    for (const peer of peers) peer[Symbol.dispose]();
+    await waiting.send("sigo aquí\n");
+    assert.equal(await waiting.readLine(), "SIGO AQUÍ\n");
+    waiting[Symbol.dispose]();
+    assert.match(
+      server.stderr.text(),
+      /Cannot accept a connection: Too many open files.*; retrying in 5 ms\n(.*\n)*Cannot accept .*retrying in 10 ms/,
+    );
+    assert.equal(await stopProcess(server), 0);
   },
 });
 
