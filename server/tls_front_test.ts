@@ -11,6 +11,7 @@ import { TlsFront } from "./tls_front.ts";
 import { canMakeCertificates, makeTestCertificates } from "../testing/certificates.ts";
 import { withDeadline } from "../testing/helpers.ts";
 import { Peer } from "../testing/peers.ts";
+import { connectTls } from "../testing/tls.ts";
 import { warnIfMissing } from "../testing/processes.ts";
 
 const certificates = await canMakeCertificates();
@@ -19,7 +20,7 @@ warnIfMissing("tls_front_test.ts", { available: { openssl: certificates }, packa
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A front on 127.0.0.1 with the test CA's certificate for localhost, and that CA. */
+/** A front on 127.0.0.1 with the test CA's certificate for localhost, and the certificates. */
 async function front() {
   const certs = await makeTestCertificates();
   const listener = new TlsFront({
@@ -28,7 +29,7 @@ async function front() {
     key: certs.server.key,
   });
   return Object.assign(listener, {
-    caCerts: [certs.ca.pem],
+    certs,
     async [Symbol.asyncDispose]() {
       listener.close();
       await listener.drained();
@@ -42,11 +43,7 @@ Deno.test({
   ignore: !certificates,
   async fn() {
     await using listener = await front();
-    const client = Deno.connectTls({
-      hostname: "localhost",
-      port: listener.addr.port,
-      caCerts: listener.caCerts,
-    });
+    const client = connectTls(listener);
     const conn = await listener.accept();
     using tls = await client;
     await conn.handshake();
