@@ -260,12 +260,14 @@ async function openConnections(
       size: 200,
       each: async () => {
         const { hostname, port, tls } = target;
-        const conn = tls
-          ? await Deno.connectTls({ hostname, port, caCerts: tls.caCerts })
-          : await Deno.connect({ hostname, port });
-        if ("setNoDelay" in conn) conn.setNoDelay(true);
-        else await conn.handshake();
-        conns.push(conn);
+        const tcp = await Deno.connect({ hostname, port });
+        tcp.setNoDelay(true); // before TLS too: Deno's TLS connections have no switch for it
+        if (!tls) conns.push(tcp);
+        else {
+          const conn = await Deno.startTls(tcp, { hostname, caCerts: tls.caCerts });
+          await conn.handshake();
+          conns.push(conn);
+        }
         if (conns.length % 1000 === 0) onOpen?.(conns.length);
       },
     });

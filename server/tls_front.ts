@@ -1,8 +1,9 @@
 /**
  * TLS behind a front of our own: clients connect to a plain TCP listener, and
- * each connection is relayed over loopback to a `Deno.listenTls` listener that
- * only this process uses. The server speaks TLS on the relayed connection as
- * it would on the client's, and the front owns the client's socket.
+ * each connection is relayed (`relay.ts`) over a loopback link to a
+ * `Deno.listenTls` listener that only this process means to use
+ * (`loopback_tls.ts`). The server speaks TLS on the linked connection as it
+ * would on the client's, and the front owns the client's socket.
  *
  * Why: Deno 2.9.6 keeps the socket of a TLS connection that was closed before
  * its handshake completed (its TLS stream lingers to finish the handshake and
@@ -16,20 +17,9 @@
  * @module
  */
 
-import { closeQuietly, DRAIN_MS, type Stream, withTimeout, writeAll } from "../io/socket.ts";
-import { mustYield, nextTurn } from "./fairness.ts";
-
-// Where the relayed connections go: loopback, so that only this host can reach them.
-const INNER_HOST = "127.0.0.1";
-
-// Small, so an idle connection costs little; a read that fills it doubles it.
-// TLS records hold at most 16 KiB of text, a little more on the wire.
-const FIRST_RELAY_BUFFER_BYTES = 2 * 1024;
-const MAX_RELAY_BUFFER_BYTES = 32 * 1024;
-
-// How many bytes a direction copies between two looks at whether it must let
-// the loop turn, as a connection does (server/connection.ts).
-const FAIRNESS_CHECK_BYTES = 64 * 1024;
+import { closeQuietly, type Stream } from "../io/socket.ts";
+import { LoopbackTls } from "./loopback_tls.ts";
+import { Relay } from "./relay.ts";
 
 /** A TLS connection as the server accepts it: its handshake still to come, its peer the client. */
 export interface AcceptedTls extends Stream {
@@ -57,7 +47,7 @@ export class TlsFront {
   /** The address clients connect to. */
   readonly addr: Deno.NetAddr;
   readonly #outer: Deno.TcpListener;
-  readonly #inner: Deno.TlsListener;
+  readonly #loopback: LoopbackTls;
   readonly #relays = new Set<Relay>();
 
   /**
@@ -68,35 +58,32 @@ export class TlsFront {
    * @throws {Deno.errors.AddrInUse} When the address is taken, and the other errors of `Deno.listen`.
    */
   constructor({ address, cert, key }: TlsFrontOptions) {
-    this.#inner = Deno.listenTls({ hostname: INNER_HOST, port: 0, cert, key });
+    this.#loopback = new LoopbackTls({ cert, key });
     try {
       this.#outer = Deno.listen(address);
     } catch (error) {
-      this.#inner.close();
+      this.#loopback.close();
       throw error;
     }
     this.addr = this.#outer.addr;
   }
 
   /**
-   * The next client, over TLS. Call it one call at a time, as the accept loop
-   * does: each call takes the relayed connection its own loopback connect made.
+   * The next client, over TLS.
    *
-   * @throws What the client's `accept()` throws, or the loopback `connect()` (out of file handles).
+   * @throws What the client's `accept()` throws, or the loopback link's (out of file handles,
+   *   or `ConnectionAborted` when it was not made in time: that client is dropped).
    */
   async accept(): Promise<AcceptedTls> {
     const client = await this.#outer.accept();
-    let innerEnd: Deno.TcpConn | undefined;
     try {
-      innerEnd = await Deno.connect({ hostname: INNER_HOST, port: this.#inner.addr.port });
-      const tls = await this.#acceptFrom(innerEnd.localAddr.port);
-      const relay = new Relay(client, innerEnd);
+      const { end, tls } = await this.#loopback.link();
+      const relay = new Relay(client, end);
       this.#relays.add(relay);
       relay.done.then(() => this.#relays.delete(relay));
       return new RelayedTls(tls, relay);
     } catch (error) {
       closeQuietly(client);
-      if (innerEnd) closeQuietly(innerEnd);
       throw error;
     }
   }
@@ -104,83 +91,13 @@ export class TlsFront {
   /** Stops listening; a pending `accept()` then fails with `BadResource`. */
   close(): void {
     closeQuietly(this.#outer);
-    closeQuietly(this.#inner);
+    this.#loopback.close();
   }
 
-  /** Settles once every relay has closed both its sockets. */
+  /** Settles once the loopback listener is closed and every relay has closed both its sockets. */
   async drained(): Promise<void> {
+    await this.#loopback.closed;
     await Promise.all([...this.#relays].map((relay) => relay.done));
-  }
-
-  /**
-   * The relayed connection whose inner end is on `port`. Any other came from
-   * someone else on this host, not through the front, and is closed.
-   */
-  async #acceptFrom(port: number): Promise<Deno.TlsConn> {
-    for (;;) {
-      const tls = await this.#inner.accept();
-      if ((tls.remoteAddr as Deno.NetAddr).port === port) return tls;
-      closeQuietly(tls);
-    }
-  }
-}
-
-/** Copies bytes both ways between a client's socket and its inner end, half-closes included. */
-class Relay {
-  /** Settles once both sockets are closed. */
-  readonly done: Promise<void>;
-  readonly client: Deno.TcpConn;
-  /** What ended the relay early: a reset, or keepalive finding the client's host gone. */
-  failure: unknown;
-  readonly #innerEnd: Deno.TcpConn;
-  #closed = false;
-
-  constructor(client: Deno.TcpConn, innerEnd: Deno.TcpConn) {
-    this.client = client;
-    this.#innerEnd = innerEnd;
-    client.setNoDelay(true);
-    client.setKeepAlive(true);
-    innerEnd.setNoDelay(true);
-    this.done = Promise.all([this.#copy(client, innerEnd), this.#copy(innerEnd, client)])
-      .then(() => this.close());
-  }
-
-  /** Closes both sockets now. */
-  close(): void {
-    this.#closed = true;
-    closeQuietly(this.client);
-    closeQuietly(this.#innerEnd);
-  }
-
-  /** Lets what is on its way finish, for {@linkcode DRAIN_MS} at most, then closes both sockets. */
-  async finish(): Promise<void> {
-    await withTimeout(this.done, DRAIN_MS);
-    this.close();
-  }
-
-  /** Copies `from` into `to` until end of input, which it passes on; a failure closes both. */
-  async #copy(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
-    let buffer = new Uint8Array(FIRST_RELAY_BUFFER_BYTES);
-    let sinceCheck = 0;
-    try {
-      for (let read; (read = await from.read(buffer)) !== null;) {
-        const written = await to.write(buffer.subarray(0, read));
-        if (written < read) await writeAll(to, buffer.subarray(written, read));
-        if (read === buffer.length && read < MAX_RELAY_BUFFER_BYTES) {
-          buffer = new Uint8Array(2 * read);
-        }
-        // A client that floods must not hold the loop here either.
-        if ((sinceCheck += read) >= FAIRNESS_CHECK_BYTES) {
-          sinceCheck = 0;
-          if (mustYield()) await nextTurn();
-        }
-      }
-      await to.closeWrite();
-    } catch (error) {
-      // Once we closed the sockets, their pending reads fail: that is no news.
-      if (!this.#closed) this.failure ??= error;
-      this.close();
-    }
   }
 }
 
