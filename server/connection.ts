@@ -26,18 +26,10 @@ import type { Settings } from "./settings.ts";
 import type { Logger } from "./log.ts";
 import type { CloseReason, ServerStats, StatsSnapshot } from "./stats.ts";
 import { parseProxyHeader, type ProxiedAddress } from "./proxy_header.ts";
-import { mustYield, nextTurn, settled } from "./fairness.ts";
+import { FAIRNESS_CHECK_BYTES, mustYield, nextTurn, settled } from "./fairness.ts";
 import { overAddressLimit } from "./address_counts.ts";
 import { concat } from "../protocol/text.ts";
 import type { AcceptedTls } from "./tls_front.ts";
-
-/**
- * How many bytes a connection reads between two looks at whether it must let
- * the loop turn: a full read buffer. Looking after every read cost ping-pong
- * a timer per message (9% of its messages per CPU-second); a client that
- * floods fills its buffer at every read, so it is still looked at each time.
- */
-const FAIRNESS_CHECK_BYTES = 64 * 1024;
 
 // Small, so an idle connection costs little; a read that fills it grows it.
 const FIRST_READ_BUFFER_BYTES = 128;

@@ -29,6 +29,15 @@ import { TIMED_OUT, withTimeout } from "../io/socket.ts";
 /** How long, in ms, connections may run before the loop must turn: a few ms of others' wait at most. */
 export const TURN_BUDGET_MS = 2;
 
+/**
+ * How many bytes a connection, or a relay's direction, moves between two
+ * looks at {@linkcode mustYield}: a full read buffer. Looking after every read
+ * cost ping-pong a timer per message (9% of its messages per CPU-second); a
+ * client that floods fills its buffer at every read, so it is still looked at
+ * each time.
+ */
+export const FAIRNESS_CHECK_BYTES = 64 * 1024;
+
 let armedAt: number | undefined;
 let timer: ReturnType<typeof setTimeout> | undefined;
 /** Made only when {@linkcode settled} is asked for, so that arming costs no promise. */

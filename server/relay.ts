@@ -8,16 +8,12 @@
  */
 
 import { closeQuietly, DRAIN_MS, withTimeout, writeAll } from "../io/socket.ts";
-import { mustYield, nextTurn } from "./fairness.ts";
+import { FAIRNESS_CHECK_BYTES, mustYield, nextTurn } from "./fairness.ts";
 
 // Small, so an idle connection costs little; a read that fills it doubles it.
 // TLS records hold at most 16 KiB of text, a little more on the wire.
 const FIRST_RELAY_BUFFER_BYTES = 2 * 1024;
 const MAX_RELAY_BUFFER_BYTES = 32 * 1024;
-
-// How many bytes a direction copies between two looks at whether it must let
-// the loop turn, as a connection does (server/connection.ts).
-const FAIRNESS_CHECK_BYTES = 64 * 1024;
 
 /** Copies bytes both ways between a client's socket and another connection, half-closes included. */
 export class Relay {
