@@ -1,11 +1,14 @@
 /**
- * What a failed `accept()` means, and what to do about it: the policy both
- * ports follow, the protocol's (`accept_loop.ts`) and the metrics endpoint's
- * (`http_endpoint.ts`). A client that left is skipped at once; a shortage is
- * waited out with a growing pause; anything else too, but not for ever.
+ * What a failed `accept()` means, and what to do about it: the policy every
+ * listener follows, the protocol's (`accept_loop.ts`), the metrics endpoint's
+ * (`http_endpoint.ts`) and the TLS front's loopback (`loopback_tls.ts`). A
+ * client that left is skipped at once; a shortage is waited out with a growing
+ * pause; anything else too, but not for ever.
  *
  * @module
  */
+
+import { sleep } from "../io/socket.ts";
 
 const FIRST_ACCEPT_BACKOFF_MS = 5;
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
@@ -79,4 +82,32 @@ export function classifyAcceptError(error: unknown): AcceptFailure {
  */
 export function acceptBackoff(lastMs: number): number {
   return Math.min(Math.max(lastMs * 2, FIRST_ACCEPT_BACKOFF_MS), MAX_ACCEPT_BACKOFF_MS);
+}
+
+/**
+ * The next connection from `listener`, under the policy, for a listener that
+ * counts and logs nothing of its failures: a client that left is skipped at
+ * once, and any other failure waited out with {@linkcode acceptBackoff}'s
+ * growing pause.
+ *
+ * @param listener Where connections come from.
+ * @param stopping Ends the wait, and the accepting.
+ * @returns The connection, or `undefined` once the listener is closed or `stopping` aborted.
+ */
+export async function acceptPatiently<C>(
+  listener: { accept(): Promise<C> },
+  stopping: AbortSignal,
+): Promise<C | undefined> {
+  for (let backoffMs = 0; !stopping.aborted;) {
+    try {
+      return await listener.accept();
+    } catch (error) {
+      const failure = classifyAcceptError(error);
+      if (stopping.aborted || failure === "listener closed") return undefined;
+      if (failure === "client gone") continue;
+      backoffMs = acceptBackoff(backoffMs);
+      await sleep(backoffMs, stopping);
+    }
+  }
+  return undefined;
 }

@@ -1,12 +1,18 @@
 /**
  * Tests of the accept-failure policy: each error sorted into the class that
- * decides what a loop does, and the pause that grows with failures in a row.
+ * decides what a loop does, the pause that grows with failures in a row, and
+ * the accepting that follows both.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { acceptBackoff, type AcceptFailure, classifyAcceptError } from "./accept_errors.ts";
+import {
+  acceptBackoff,
+  type AcceptFailure,
+  acceptPatiently,
+  classifyAcceptError,
+} from "./accept_errors.ts";
 
 /** An OS error as Deno reports one it has no class for: a plain Error with a code. */
 function rawError(code: string, message: string): Error {
@@ -39,4 +45,28 @@ Deno.test("acceptBackoff waits 5 ms after a first failure, doubling up to 1 s", 
   const waits: number[] = [];
   for (let last = 0, i = 0; i < 10; i++) waits.push(last = acceptBackoff(last));
   assert.deepEqual(waits, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+});
+
+Deno.test("acceptPatiently skips a client gone, waits out a shortage, and gives undefined once the listener is closed", async () => {
+  const outcomes: (() => string)[] = [
+    () => {
+      throw new Deno.errors.ConnectionAborted();
+    },
+    () => {
+      throw rawError("EMFILE", "Too many open files");
+    },
+    () => "conexión",
+    () => {
+      throw new Deno.errors.BadResource("Listener has been closed");
+    },
+  ];
+  const listener = { accept: () => Promise.resolve().then(outcomes.shift()!) };
+  const stopping = new AbortController();
+  const started = performance.now();
+  assert.equal(await acceptPatiently(listener, stopping.signal), "conexión");
+  assert(performance.now() - started >= acceptBackoff(0) - 1, "the shortage was waited out");
+  assert.equal(await acceptPatiently(listener, stopping.signal), undefined);
+  assert.equal(outcomes.length, 0, "every outcome was met");
+  stopping.abort();
+  assert.equal(await acceptPatiently(listener, stopping.signal), undefined, "stopped: no accept");
 });

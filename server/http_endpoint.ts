@@ -17,20 +17,13 @@
  * - A request with a body, or a method other than `GET` and `HEAD`, is
  *   answered (400, 405) and its connection closed.
  * - A failed accept is sorted as the protocol port's are: a client gone is
- *   skipped; anything else is waited out (`acceptBackoff`).
+ *   skipped; anything else is waited out (`acceptPatiently`).
  *
  * @module
  */
 
-import {
-  closeGracefully,
-  closeQuietly,
-  sleep,
-  TIMED_OUT,
-  withTimeout,
-  writeAll,
-} from "../io/socket.ts";
-import { acceptBackoff, classifyAcceptError } from "./accept_errors.ts";
+import { closeGracefully, closeQuietly, TIMED_OUT, withTimeout, writeAll } from "../io/socket.ts";
+import { acceptPatiently } from "./accept_errors.ts";
 import type { TcpAddr } from "./accept_loop.ts";
 
 /** Longest request line and headers, in bytes. */
@@ -106,20 +99,7 @@ export function serveHttp(
   const open = new Map<Deno.Conn, Promise<void>>();
   const refusing = new Map<Deno.Conn, Promise<void>>();
   const serving = (async () => {
-    let backoffMs = 0;
-    while (!stopping.signal.aborted) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-        backoffMs = 0;
-      } catch (error) {
-        const failure = classifyAcceptError(error);
-        if (stopping.signal.aborted || failure === "listener closed") break;
-        if (failure === "client gone") continue;
-        backoffMs = acceptBackoff(backoffMs);
-        await sleep(backoffMs, stopping.signal);
-        continue;
-      }
+    for (let conn; (conn = await acceptPatiently(listener, stopping.signal)) !== undefined;) {
       const busy = open.size >= settings.maxConnections;
       // Turning away holds a handle too, for a moment: past as many again, close at once.
       if (busy && refusing.size >= settings.maxConnections) {

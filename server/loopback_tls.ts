@@ -9,8 +9,8 @@
  * @module
  */
 
-import { closeQuietly, sleep, TIMED_OUT, withTimeout } from "../io/socket.ts";
-import { acceptBackoff, classifyAcceptError } from "./accept_errors.ts";
+import { closeQuietly, TIMED_OUT, withTimeout } from "../io/socket.ts";
+import { acceptPatiently } from "./accept_errors.ts";
 
 // Loopback only, so that no other host can reach the listener.
 const LOOPBACK_HOST = "127.0.0.1";
@@ -100,21 +100,8 @@ export class LoopbackTls {
 
   /** Accepts until closed, handing each connection to its link, or closing it if none asks in time. */
   async #acceptAll(): Promise<void> {
-    let backoffMs = 0;
-    while (!this.#closing.signal.aborted) {
-      let tls: Deno.TlsConn;
-      try {
-        tls = await this.#listener.accept();
-        backoffMs = 0;
-      } catch (error) {
-        const failure = classifyAcceptError(error);
-        if (failure === "listener closed") break;
-        if (failure !== "client gone") {
-          backoffMs = acceptBackoff(backoffMs);
-          await sleep(backoffMs, this.#closing.signal);
-        }
-        continue;
-      }
+    const closing = this.#closing.signal;
+    for (let tls; (tls = await acceptPatiently(this.#listener, closing)) !== undefined;) {
       const { hostname, port } = tls.remoteAddr as Deno.NetAddr;
       // A link comes from 127.0.0.1; 127.0.0.2 and the like are someone else.
       if (hostname !== LOOPBACK_HOST) {
